@@ -1,0 +1,48 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   - creates .venv, installs mynaid, runs it on the built-in emulated card
+#   make test   - installs what the tests need (system packages when root), runs the suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test system-deps lint typecheck bench vectors clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# The demo needs no compiler: it installs mynaid without the pcsc extra (pyscard).
+$(VENV)/.demo: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+demo: $(VENV)/.demo
+	$(BIN)/mynaid --emulator info
+
+system-deps:
+	sh scripts/install-system-deps.sh
+
+$(VENV)/.test: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+# As root the PC/SC integration tests must run, not skip (MYNAID_REQUIRE_PCSC).
+test: system-deps $(VENV)/.test
+	MYNAID_REQUIRE_PCSC=$$( [ "$$(id -u)" = 0 ] && echo 1 || echo 0 ) $(BIN)/python -m pytest -q
+	$(BIN)/ruff check mynaid tests benchmarks examples vectors
+	$(BIN)/mypy
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check mynaid tests benchmarks examples vectors
+
+typecheck: $(VENV)/.test
+	$(BIN)/mypy
+
+bench: $(VENV)/.test
+	$(BIN)/python benchmarks/run.py
+
+vectors: $(VENV)/.demo
+	$(BIN)/python vectors/make_vectors.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,142 @@
+"""The My Number Card's layout: application ids, file ids and secrets (pure data).
+
+One source of truth shared by the library's sessions and by the emulator, taken from
+``card-reference.md`` §2–4. Numbers marked unconfirmed there (tries of the text and visual
+keys) are defaults that card profiles may override.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from mynaid.errors import InvalidSecretError
+
+
+class Aid(bytes, enum.Enum):
+    """Application identifiers."""
+
+    JPKI = bytes.fromhex("D392F000260100000001")
+    TEXT = bytes.fromhex("D3921000310001010408")
+    VISUAL = bytes.fromhex("D3921000310001010402")
+    JUKI = bytes.fromhex("D3921000310001010401")
+    COMMON = bytes.fromhex("D3921000310001010100")
+
+
+class JpkiFile(enum.IntEnum):
+    """Elementary files of the JPKI application."""
+
+    SIGN_CERT = 0x0001
+    SIGN_CA_CERT = 0x0002
+    TOKEN_INFO = 0x0006
+    CERT_AVAILABILITY = 0x0008
+    AUTH_CERT = 0x000A
+    AUTH_CA_CERT = 0x000B
+    AUTH_KEY = 0x0017
+    AUTH_PIN = 0x0018
+    SIGN_KEY = 0x001A
+    SIGN_PIN = 0x001B
+
+
+class CertificateSlot(enum.Enum):
+    """The four JPKI certificates, by the names the CLI uses."""
+
+    AUTH = "auth"
+    AUTH_CA = "auth-ca"
+    SIGN = "sign"
+    SIGN_CA = "sign-ca"
+
+    @property
+    def fid(self) -> JpkiFile:
+        return _CERT_FILES[self]
+
+    @property
+    def needs_sign_password(self) -> bool:
+        """The signature certificate carries the holder's name and address: it needs 001B."""
+        return self is CertificateSlot.SIGN
+
+
+_CERT_FILES = {
+    CertificateSlot.AUTH: JpkiFile.AUTH_CERT,
+    CertificateSlot.AUTH_CA: JpkiFile.AUTH_CA_CERT,
+    CertificateSlot.SIGN: JpkiFile.SIGN_CERT,
+    CertificateSlot.SIGN_CA: JpkiFile.SIGN_CA_CERT,
+}
+
+
+class SecretFormat(enum.Enum):
+    """How a secret is written; :meth:`normalize` checks it before any APDU is sent."""
+
+    PIN4 = "4 digits"
+    SIGN_PASSWORD = "6 to 16 characters A-Z and 0-9"  # noqa: S105 - a format, not a secret
+    DIGITS6 = "6 digits"
+    DIGITS12 = "12 digits"
+    DIGITS14 = "14 digits"
+
+    def normalize(self, secret: str) -> bytes:
+        """The secret as the card expects it, or :class:`InvalidSecretError`.
+
+        The error names the expected format and the length found, never the secret itself.
+        """
+        value = secret.upper() if self is SecretFormat.SIGN_PASSWORD else secret
+        pattern = _SECRET_PATTERNS[self]
+        if not pattern.fullmatch(value):
+            raise InvalidSecretError(
+                f"expected {self.value}; got {len(secret)} characters that do not match"
+            )
+        return value.encode("ascii")
+
+
+_SECRET_PATTERNS = {
+    SecretFormat.PIN4: re.compile(r"[0-9]{4}"),
+    SecretFormat.SIGN_PASSWORD: re.compile(r"[A-Z0-9]{6,16}"),
+    SecretFormat.DIGITS6: re.compile(r"[0-9]{6}"),
+    SecretFormat.DIGITS12: re.compile(r"[0-9]{12}"),
+    SecretFormat.DIGITS14: re.compile(r"[0-9]{14}"),
+}
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A secret on the card: where it lives, how it is written and its usual maximum tries."""
+
+    name: str
+    label: str
+    aid: Aid
+    fid: int
+    format: SecretFormat
+    max_tries: int
+    confirmed: bool = True
+
+
+AUTH_PIN = SecretRef("auth-pin", "利用者証明用暗証番号 (auth PIN)", Aid.JPKI, 0x0018,
+                     SecretFormat.PIN4, 3)
+SIGN_PASSWORD = SecretRef("sign-password", "署名用パスワード (signature password)", Aid.JPKI,
+                          0x001B, SecretFormat.SIGN_PASSWORD, 5)
+TEXT_PIN = SecretRef("text-pin", "券面事項入力補助用暗証番号 (text PIN)", Aid.TEXT, 0x0011,
+                     SecretFormat.PIN4, 3)
+TEXT_PIN_A = SecretRef("text-pin-a", "照合番号A (text AP)", Aid.TEXT, 0x0014,
+                       SecretFormat.DIGITS12, 3, confirmed=False)
+TEXT_PIN_B = SecretRef("text-pin-b", "照合番号B (text AP)", Aid.TEXT, 0x0015,
+                       SecretFormat.DIGITS14, 10, confirmed=False)
+VISUAL_PIN_A = SecretRef("visual-pin-a", "照合番号A (visual AP)", Aid.VISUAL, 0x0013,
+                         SecretFormat.DIGITS12, 3, confirmed=False)
+VISUAL_PIN_B = SecretRef("visual-pin-b", "照合番号B (visual AP)", Aid.VISUAL, 0x0012,
+                         SecretFormat.DIGITS14, 3, confirmed=False)
+VISUAL_BIRTH_KEY = SecretRef("visual-birth", "birth-date key (visual AP)", Aid.VISUAL, 0x0011,
+                             SecretFormat.DIGITS6, 3, confirmed=False)
+
+ALL_SECRETS: tuple[SecretRef, ...] = (
+    AUTH_PIN, SIGN_PASSWORD, TEXT_PIN, TEXT_PIN_A, TEXT_PIN_B,
+    VISUAL_PIN_A, VISUAL_PIN_B, VISUAL_BIRTH_KEY,
+)
+SECRETS_BY_NAME = {ref.name: ref for ref in ALL_SECRETS}
+
+#: DigestInfo prefixes for the hash algorithms the card's keys sign with (card-reference §3).
+DIGEST_INFO_PREFIXES = {
+    "sha1": bytes.fromhex("3021300906052B0E03021A05000414"),
+    "sha256": bytes.fromhex("3031300D060960864801650304020105000420"),
+    "sha384": bytes.fromhex("3041300D060960864801650304020205000430"),
+    "sha512": bytes.fromhex("3051300D060960864801650304020305000440"),
+}

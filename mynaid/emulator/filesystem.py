@@ -1,0 +1,75 @@
+"""The emulated card's file system: applications holding binary, key (PIN) and private-key EFs.
+
+Access rules are "any of these keys verified" sets, which is how the card's applications are
+described (card-reference §4: e.g. the text AP's My Number opens with the PIN *or* 照合番号A).
+The text and visual applications are built from the same three file kinds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+
+@dataclass
+class BinaryFile:
+    """A transparent EF. ``read_keys`` is None when free, else any-of key file ids."""
+
+    fid: int
+    content: bytes
+    read_keys: frozenset[int] | None = None
+
+
+@dataclass
+class KeyFile:
+    """A secret (PIN, password or 照合番号) with its retry counter.
+
+    The counter and the secret are persistent card state: they survive power cycles.
+    ``pattern`` constrains a new value given with CHANGE REFERENCE DATA.
+    """
+
+    fid: int
+    secret: bytes = field(repr=False)
+    max_tries: int
+    pattern: re.Pattern[bytes] = field(default=re.compile(rb"[0-9]{4}"), repr=False)
+    tries_left: int = -1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_tries <= 15:
+            raise ValueError("max_tries must fit the x of 63 Cx (1..15)")
+        if self.tries_left < 0:
+            self.tries_left = self.max_tries
+
+    @property
+    def blocked(self) -> bool:
+        return self.tries_left == 0
+
+
+@dataclass
+class PrivateKeyFile:
+    """An RSA private key EF usable for signing after any of ``use_keys`` is verified.
+
+    An empty ``use_keys`` means no verification is needed (the text and visual APs'
+    card-presence keys).
+    """
+
+    fid: int
+    key: rsa.RSAPrivateKey = field(repr=False)
+    use_keys: frozenset[int] = frozenset()
+
+
+EF = BinaryFile | KeyFile | PrivateKeyFile
+
+
+@dataclass
+class Application:
+    """A dedicated file selected by AID."""
+
+    aid: bytes
+    name: str
+    files: dict[int, EF] = field(default_factory=dict)
+
+    def add(self, ef: EF) -> None:
+        self.files[ef.fid] = ef

@@ -1,0 +1,180 @@
+"""Card profiles: what an emulated card holds (PKI, secrets, holder data), as JSON.
+
+A profile file is JSON::
+
+    {"format": "mynaid-card-profile", "version": 1, "name": "...",
+     "jpki": {"token_label": "JPKIAPICCTOKEN2", "auth_pin": "1234", "sign_password": "...",
+              "auth_pin_tries": 3, "sign_password_tries": 5,
+              "auth_cert": "<PEM>", "auth_key": "<PKCS#8 PEM>", "auth_ca_cert": "<PEM>",
+              "sign_cert": "<PEM or null>", "sign_key": "<PEM or null>", "sign_ca_cert": "<PEM>"}}
+
+Profiles are test material: their keys and secrets are not protected. The default profile
+lives in ``vectors/default-card.json`` (made by ``vectors/make_vectors.py``) and is also
+packaged as ``mynaid/emulator/data/default-card.json`` so that ``--emulator`` works from an
+installed wheel.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from mynaid.errors import ParseError
+
+PROFILE_FORMAT = "mynaid-card-profile"
+PROFILE_VERSION = 1
+#: Profiles larger than this are refused before parsing (a profile is a few tens of KB).
+MAX_PROFILE_BYTES = 8 * 1024 * 1024
+
+
+def _pem_to_der_cert(pem: str) -> bytes:
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except ValueError as exc:
+        raise ParseError(f"profile certificate is not a PEM certificate: {exc}") from exc
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _der_to_pem_cert(der: bytes) -> str:
+    cert = x509.load_der_x509_certificate(der)
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _load_key(pem: str) -> rsa.RSAPrivateKey:
+    try:
+        key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+    except ValueError as exc:
+        raise ParseError(f"profile key is not an unencrypted PEM key: {exc}") from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ParseError("profile keys must be RSA keys")
+    return key
+
+
+def key_to_pem(key: rsa.RSAPrivateKey) -> str:
+    """PKCS#8 PEM of a key (deterministic for a given key)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+
+
+@dataclass(frozen=True)
+class JpkiProfile:
+    """The JPKI application's content. Certificates are DER bytes."""
+
+    token_label: str
+    auth_pin: str = field(repr=False)
+    sign_password: str = field(repr=False)
+    auth_cert: bytes
+    auth_key: rsa.RSAPrivateKey = field(repr=False)
+    auth_ca_cert: bytes
+    sign_ca_cert: bytes
+    sign_cert: bytes | None = None
+    sign_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
+    auth_pin_tries: int = 3
+    sign_password_tries: int = 5
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "token_label": self.token_label,
+            "auth_pin": self.auth_pin,
+            "sign_password": self.sign_password,
+            "auth_pin_tries": self.auth_pin_tries,
+            "sign_password_tries": self.sign_password_tries,
+            "auth_cert": _der_to_pem_cert(self.auth_cert),
+            "auth_key": key_to_pem(self.auth_key),
+            "auth_ca_cert": _der_to_pem_cert(self.auth_ca_cert),
+            "sign_cert": _der_to_pem_cert(self.sign_cert) if self.sign_cert else None,
+            "sign_key": key_to_pem(self.sign_key) if self.sign_key else None,
+            "sign_ca_cert": _der_to_pem_cert(self.sign_ca_cert),
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> JpkiProfile:
+        try:
+            sign_cert = obj.get("sign_cert")
+            sign_key = obj.get("sign_key")
+            return cls(
+                token_label=str(obj["token_label"]),
+                auth_pin=str(obj["auth_pin"]),
+                sign_password=str(obj["sign_password"]),
+                auth_pin_tries=int(obj.get("auth_pin_tries", 3)),
+                sign_password_tries=int(obj.get("sign_password_tries", 5)),
+                auth_cert=_pem_to_der_cert(obj["auth_cert"]),
+                auth_key=_load_key(obj["auth_key"]),
+                auth_ca_cert=_pem_to_der_cert(obj["auth_ca_cert"]),
+                sign_cert=_pem_to_der_cert(sign_cert) if sign_cert else None,
+                sign_key=_load_key(sign_key) if sign_key else None,
+                sign_ca_cert=_pem_to_der_cert(obj["sign_ca_cert"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ParseError(f"malformed JPKI section in profile: {exc!r}") from exc
+
+
+@dataclass(frozen=True)
+class CardProfile:
+    """Everything an emulated card holds. ``extra`` keeps sections of later applications."""
+
+    name: str
+    jpki: JpkiProfile
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "format": PROFILE_FORMAT,
+            "version": PROFILE_VERSION,
+            "name": self.name,
+            "jpki": self.jpki.to_json(),
+        }
+        out.update(self.extra)
+        return out
+
+    def dumps(self) -> str:
+        """Deterministic JSON text (sorted keys, fixed indentation, trailing newline)."""
+        return json.dumps(self.to_json(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.dumps(), encoding="utf-8")
+
+    @classmethod
+    def loads(cls, text: str) -> CardProfile:
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ParseError(f"profile is not JSON: {exc.msg} at line {exc.lineno}") from exc
+        if not isinstance(obj, dict) or obj.get("format") != PROFILE_FORMAT:
+            raise ParseError(f"not a {PROFILE_FORMAT} file")
+        if obj.get("version") != PROFILE_VERSION:
+            raise ParseError(f"unsupported profile version {obj.get('version')!r}")
+        if not isinstance(obj.get("jpki"), dict):
+            raise ParseError("profile has no jpki section")
+        known = {"format", "version", "name", "jpki"}
+        extra = {k: v for k, v in obj.items() if k not in known}
+        return cls(str(obj.get("name", "")), JpkiProfile.from_json(obj["jpki"]), extra)
+
+    @classmethod
+    def load(cls, path: str | Path) -> CardProfile:
+        path = Path(path)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise ParseError(f"cannot read profile {path}: {exc.strerror}") from exc
+        if size > MAX_PROFILE_BYTES:
+            raise ParseError(f"profile {path} is {size} bytes, over {MAX_PROFILE_BYTES}")
+        return cls.loads(path.read_text(encoding="utf-8"))
+
+
+def default_profile() -> CardProfile:
+    """The packaged default test card (identical to ``vectors/default-card.json``)."""
+    text = resources.files("mynaid.emulator").joinpath("data/default-card.json").read_text(
+        encoding="utf-8"
+    )
+    return CardProfile.loads(text)

@@ -1,0 +1,85 @@
+"""Data models returned by the sessions (pure, frozen, no I/O) and their parsers."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from mynaid.errors import ParseError
+
+
+class TokenKind(enum.Enum):
+    """What holds the JPKI application, from the token-info label (card-reference §3)."""
+
+    CARD = "My Number Card"
+    JUKI_CARD = "old Juki card (住基カード)"
+    ANDROID = "Android smartphone certificate"
+    IPHONE = "iPhone certificate"
+    UNKNOWN = "unknown token"
+
+
+_LABELS = {
+    "JPKIAPICCTOKEN2": TokenKind.CARD,
+    "JPKIAPICCTOKEN": TokenKind.JUKI_CARD,
+    "JPKIAPGPSETOKEN": TokenKind.ANDROID,
+    "JPKIAPIOSTOKEN": TokenKind.IPHONE,
+}
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """JPKI EF 0006: the token label and what it means."""
+
+    label: str
+    kind: TokenKind
+    raw: bytes = field(repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> TokenInfo:
+        """Parse the token-info EF; the first 32 bytes are a space-padded ASCII label."""
+        if len(raw) < 1:
+            raise ParseError("token info is empty")
+        head = raw[:32]
+        label_bytes = head.split(b"\x00", 1)[0].rstrip(b" ")
+        try:
+            label = label_bytes.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise ParseError("token label is not ASCII") from exc
+        if not label.isprintable():
+            raise ParseError("token label holds control characters")
+        return cls(label, _LABELS.get(label, TokenKind.UNKNOWN), bytes(raw))
+
+
+@dataclass(frozen=True)
+class CertificateAvailability:
+    """JPKI EF 0008: which certificates the token holds."""
+
+    signature: bool
+    authentication: bool
+    raw: bytes = field(repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> CertificateAvailability:
+        """``8F 8F 00`` when both certificates exist; byte 0 ``00`` = no signature cert."""
+        if len(raw) < 2:
+            raise ParseError(f"certificate availability of {len(raw)} bytes, expected 3")
+        return cls(raw[0] != 0x00, raw[1] != 0x00, bytes(raw))
+
+
+@dataclass(frozen=True)
+class PinState:
+    """A secret's retry counter as read by the non-consuming query.
+
+    ``tries_left`` is None when the card answered ``90 00`` (already verified in this
+    session; some cards do this instead of giving a count).
+    """
+
+    name: str
+    label: str
+    tries_left: int | None
+    max_tries: int
+    verified: bool = False
+
+    @property
+    def blocked(self) -> bool:
+        return self.tries_left == 0

@@ -1,0 +1,184 @@
+"""The APDU protocol over a transport: ISO 7816 response rules, file reads, tracing.
+
+This layer turns command APDUs into responses, handling the ISO rules that pyscard and
+pcscd leave to the application (``61 xx`` → GET RESPONSE, ``6C xx`` → resend with the exact
+Le), reads transparent files with the fewest APDUs, and writes an APDU trace to the
+``mynaid.apdu`` logger at DEBUG level with the data of secret-carrying commands redacted.
+Status words other than these are returned to the session, which owns their meaning.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+
+from mynaid.errors import CardRemovedError, NoServiceError, ParseError, TransportError
+from mynaid.iso7816 import status as st
+from mynaid.iso7816.apdu import CommandApdu, ResponseApdu
+from mynaid.iso7816.tlv import MAX_LENGTH, header_length_info
+from mynaid.transport.base import Transport
+
+trace_log = logging.getLogger("mynaid.apdu")
+
+#: INS codes whose command data is a secret: never traced, whatever the caller says.
+SECRET_INS = frozenset({0x20, 0x24, 0x2C})
+#: Bounds that keep a misbehaving card from looping the reader forever.
+MAX_GET_RESPONSE_ROUNDS = 300
+MAX_RESPONSE_BYTES = 65536 + 256
+SHORT_CHUNK = 256
+#: Answers to READ BINARY that concern the file, not the APDU's form.
+_FILE_STATE_ERRORS = frozenset({
+    st.SW_SECURITY_STATUS_NOT_SATISFIED, st.SW_FILE_NOT_FOUND, st.SW_COMMAND_NOT_ALLOWED_NO_EF,
+    st.SW_AUTH_METHOD_BLOCKED, st.SW_WRONG_P1P2_OFFSET,
+})
+
+
+class ExtendedLength(enum.Enum):
+    """Whether to read files with one extended-length READ BINARY."""
+
+    AUTO = "auto"  # try once; remember the outcome for this connection
+    OFF = "off"  # short 256-byte chunks only
+
+
+@dataclass
+class ApduStats:
+    """Counters for benchmarks and diagnostics."""
+
+    commands: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+
+
+def _format_command(command: CommandApdu, raw: bytes) -> str:
+    if command.redact or (command.ins in SECRET_INS and command.data):
+        header = raw[:4].hex(" ").upper()
+        return f"{header} Lc={len(command.data)} <redacted>"
+    return raw.hex(" ").upper()
+
+
+class CardProtocol:
+    """Sends APDUs over a :class:`Transport` and applies the ISO response rules."""
+
+    def __init__(self, transport: Transport,
+                 extended: ExtendedLength = ExtendedLength.AUTO) -> None:
+        self.transport = transport
+        self.extended_mode = extended
+        #: None until detected; True/False once an extended READ BINARY was tried.
+        self.extended_supported: bool | None = None if extended is not ExtendedLength.OFF \
+            else False
+        self.stats = ApduStats()
+
+    # --- raw exchange ---------------------------------------------------------------------
+
+    def _exchange(self, command: CommandApdu) -> ResponseApdu:
+        raw = command.encode()
+        if trace_log.isEnabledFor(logging.DEBUG):
+            trace_log.debug("> %s", _format_command(command, raw))
+        data, sw = self.transport.transmit(raw)
+        self.stats.commands += 1
+        self.stats.bytes_sent += len(raw)
+        self.stats.bytes_received += len(data) + 2
+        if trace_log.isEnabledFor(logging.DEBUG):
+            trace_log.debug("< %s%04X", data.hex(" ").upper() + " " if data else "", sw)
+        return ResponseApdu(data, sw)
+
+    def send(self, command: CommandApdu) -> ResponseApdu:
+        """Send ``command``; follow ``61 xx`` with GET RESPONSE and ``6C xx`` with a resend.
+
+        The returned status word is the card's final answer; errors are not raised here.
+        """
+        response = self._exchange(command)
+        if response.sw1 == 0x6C and command.le is not None:
+            response = self._exchange(command.with_le(response.sw2 or 256))
+        if response.sw1 == 0x61:
+            response = self._collect_get_response(response)
+        return response
+
+    def _collect_get_response(self, first: ResponseApdu) -> ResponseApdu:
+        data = bytearray(first.data)
+        response = first
+        for _ in range(MAX_GET_RESPONSE_ROUNDS):
+            if response.sw1 != 0x61:
+                return ResponseApdu(bytes(data), response.sw)
+            get = CommandApdu(0x00, 0xC0, 0x00, 0x00, le=response.sw2 or 256)
+            response = self._exchange(get)
+            data += response.data
+            if len(data) > MAX_RESPONSE_BYTES:
+                raise ParseError(f"card sent more than {MAX_RESPONSE_BYTES} bytes "
+                                 "through GET RESPONSE")
+        raise ParseError("card kept answering 61 xx; gave up after "
+                         f"{MAX_GET_RESPONSE_ROUNDS} GET RESPONSE commands")
+
+    # --- common commands ------------------------------------------------------------------
+
+    def select_application(self, aid: bytes) -> ResponseApdu:
+        """SELECT by AID without FCI (``00 A4 04 0C``)."""
+        return self.send(CommandApdu(0x00, 0xA4, 0x04, 0x0C, aid))
+
+    def select_file(self, fid: int) -> ResponseApdu:
+        """SELECT an EF of the current application by file id (``00 A4 02 0C``)."""
+        return self.send(CommandApdu(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
+
+    def read_binary(self, offset: int, le: int, extended: bool = False) -> ResponseApdu:
+        """READ BINARY at a 15-bit offset."""
+        if not 0 <= offset <= 0x7FFF:
+            raise ParseError(f"offset {offset} beyond the 15-bit READ BINARY range")
+        return self.send(CommandApdu(0x00, 0xB0, offset >> 8, offset & 0xFF, le=le,
+                                     extended=extended))
+
+    def read_tlv_file(self, max_size: int = MAX_LENGTH) -> tuple[bytes, int]:
+        """Read the TLV (e.g. a DER certificate) at the start of the selected EF.
+
+        The size comes from the first read: one extended READ BINARY when supported,
+        else a 256-byte short read followed by 256-byte chunks, the last asking only for
+        what remains. Filler after the TLV is not read. Returns the TLV bytes and the
+        status word of a failed first read (``(b"", sw)``), so the session can map it.
+        """
+        if self.extended_supported is not False:
+            result = self._try_extended_read(max_size)
+            if result is not None:
+                return result
+        first = self.read_binary(0, SHORT_CHUNK)
+        if first.sw != st.SW_OK:
+            return b"", first.sw
+        data = bytearray(first.data)
+        total = header_length_info(bytes(data))
+        if total is None:
+            raise ParseError(f"the file's first {len(data)} bytes do not hold a TLV header")
+        if total > max_size:
+            raise ParseError(f"the file declares {total} bytes, over the bound {max_size}")
+        while len(data) < total:
+            want = min(SHORT_CHUNK, total - len(data))
+            chunk = self.read_binary(len(data), want)
+            if chunk.sw != st.SW_OK:
+                return b"", chunk.sw
+            if not chunk.data:
+                raise ParseError(f"the card returned no data at offset {len(data)}")
+            data += chunk.data[:want]
+        return bytes(data[:total]), st.SW_OK
+
+    def _try_extended_read(self, max_size: int) -> tuple[bytes, int] | None:
+        try:
+            response = self.read_binary(0, 65536, extended=True)
+        except (CardRemovedError, NoServiceError):
+            raise
+        except TransportError:
+            # A reader or driver that cannot carry extended APDUs may fail the transmit.
+            self.extended_supported = False
+            return None
+        if response.sw in _FILE_STATE_ERRORS:
+            return b"", response.sw  # about the file, not about extended length
+        total = header_length_info(response.data) if response.sw == st.SW_OK else None
+        if total is None or total > len(response.data):
+            # Refused (67 00, 6A 86, ...) or answered short: use short reads from now on.
+            self.extended_supported = False
+            return None
+        if total > max_size:
+            raise ParseError(f"the file declares {total} bytes, over the bound {max_size}")
+        self.extended_supported = True
+        return response.data[:total], st.SW_OK
+
+    def read_whole_file(self, size: int) -> ResponseApdu:
+        """Read a small EF of known size (token info, availability) in one short READ."""
+        return self.read_binary(0, size)

@@ -1,0 +1,149 @@
+"""What every application session shares: selection, secrets, retry counters, the guard."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from mynaid.cardspec import Aid, SecretRef
+from mynaid.errors import (
+    FileNotFoundOnCardError,
+    LockoutGuardError,
+    PinBlockedError,
+)
+from mynaid.iso7816 import status as st
+from mynaid.iso7816.apdu import CommandApdu
+from mynaid.models import PinState
+from mynaid.protocol import CardProtocol
+
+#: Default number of tries the guard keeps in reserve: refuse when one try is left.
+DEFAULT_RESERVE = 1
+
+
+class ApplicationSession:
+    """Base of the per-application sessions.
+
+    Between two transactions another process may select another application (which also
+    clears verified secrets), so every operation runs in one PC/SC transaction that starts
+    by selecting this session's application. Operations nested in an outer
+    :meth:`transaction` share it and do not select again.
+    """
+
+    aid: Aid
+    name: str = "application"
+
+    def __init__(self, protocol: CardProtocol, reserve: dict[str, int] | None = None) -> None:
+        self.protocol = protocol
+        #: Tries kept in reserve by the lockout guard, per secret name.
+        self.reserve: dict[str, int] = dict(reserve or {})
+        self._depth = 0
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _check(self, sw: int, context: str) -> None:
+        if sw != st.SW_OK:
+            raise st.error_for_sw(sw, context)
+
+    def select(self) -> None:
+        """SELECT this application (clears any verified secret)."""
+        response = self.protocol.select_application(self.aid.value)
+        if response.sw == st.SW_FILE_NOT_FOUND:
+            raise FileNotFoundOnCardError(
+                f"the card has no {self.name} application (is it a My Number Card?)",
+                response.sw,
+            )
+        self._check(response.sw, f"selecting the {self.name} application")
+
+    def select_file(self, fid: int) -> None:
+        self._check(self.protocol.select_file(fid).sw, f"selecting EF {fid:04X}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One PC/SC transaction that starts by selecting this application.
+
+        No other process's APDUs reach the card until it ends, so a secret verified inside
+        it stays verified for the operations that follow inside it.
+        """
+        with self.protocol.transport.transaction():
+            if self._depth == 0:
+                self.select()
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+
+    def read_tlv_file(self, fid: int, what: str, max_size: int) -> bytes:
+        """Read the TLV at the start of EF ``fid`` (call inside :meth:`transaction`)."""
+        self.select_file(fid)
+        data, sw = self.protocol.read_tlv_file(max_size)
+        self._check(sw, f"reading {what} (EF {fid:04X})")
+        return data
+
+    def read_small_file(self, fid: int, size: int, what: str) -> bytes:
+        """Read a small EF whole (call inside :meth:`transaction`)."""
+        self.select_file(fid)
+        response = self.protocol.read_whole_file(size)
+        self._check(response.sw, f"reading {what} (EF {fid:04X})")
+        return response.data
+
+    # --- secrets --------------------------------------------------------------------------
+
+    def _own(self, ref: SecretRef) -> None:
+        if ref.aid is not self.aid:
+            raise ValueError(f"{ref.name} belongs to another application")
+
+    def pin_state(self, ref: SecretRef) -> PinState:
+        """The retry counter of ``ref`` by the empty VERIFY, which uses no try."""
+        self._own(ref)
+        with self.transaction():
+            return self._query(ref)
+
+    def _query(self, ref: SecretRef) -> PinState:
+        self.select_file(ref.fid)
+        response = self.protocol.send(CommandApdu(0x00, 0x20, 0x00, 0x80))
+        if response.sw == st.SW_OK:
+            return PinState(ref.name, ref.label, None, ref.max_tries, verified=True)
+        if response.sw == st.SW_AUTH_METHOD_BLOCKED:
+            return PinState(ref.name, ref.label, 0, ref.max_tries)
+        tries = st.retries_from_sw(response.sw)
+        if tries is None:
+            raise st.error_for_sw(response.sw, f"querying the tries left of {ref.name}")
+        return PinState(ref.name, ref.label, tries, max(ref.max_tries, tries))
+
+    def verify(self, ref: SecretRef, secret: str, *, force: bool = False) -> None:
+        """VERIFY ``secret`` for ``ref`` after checking its format and the retry counter.
+
+        The lockout guard refuses (:class:`LockoutGuardError`, nothing sent) when the tries
+        left are at or below the reserve for this secret, unless ``force`` is set. A wrong
+        secret raises :class:`WrongPinError` with the tries left; a blocked key raises
+        :class:`PinBlockedError`. Call inside :meth:`transaction` together with the
+        operation the secret unlocks.
+        """
+        self._own(ref)
+        value = ref.format.normalize(secret)
+        with self.transaction():
+            self._verify(ref, value, force)
+
+    def _verify(self, ref: SecretRef, value: bytes, force: bool) -> None:
+        state = self._query(ref)
+        if state.verified:
+            # The card says this key is already verified in this session (90 00 variant);
+            # verify anyway so the state is known to be ours, but the counter is unknown.
+            pass
+        elif state.blocked:
+            raise PinBlockedError(f"{ref.name} is blocked; nothing was sent",
+                                  st.SW_AUTH_METHOD_BLOCKED)
+        else:
+            reserve = self.reserve.get(ref.name, DEFAULT_RESERVE)
+            assert state.tries_left is not None
+            if state.tries_left <= reserve and not force:
+                raise LockoutGuardError(
+                    f"{ref.name} has {state.tries_left} tries left; a wrong value could block "
+                    "it, so it was not sent (use force to try anyway)",
+                    state.tries_left,
+                )
+        response = self.protocol.send(
+            CommandApdu(0x00, 0x20, 0x00, 0x80, value, redact=True)
+        )
+        self._check(response.sw, f"verifying {ref.name}")

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Install the system packages the test suite needs (Debian/Ubuntu), when root and missing:
+# pcscd and vsmartcard-vpcd (the real PC/SC stack with a virtual reader), opensc and
+# pcsc-tools (independent clients for cross-checks), swig and libpcsclite-dev (to build
+# pyscard, which has no Linux wheels), openssl, iproute2 and util-linux (namespace tools).
+set -eu
+PACKAGES="pcscd vsmartcard-vpcd opensc pcsc-tools swig libpcsclite-dev openssl iproute2 util-linux procps"
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "missing system packages:$missing (run as root, or install them yourself)" >&2
+    exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,55 @@
+"""Shared fixtures: the default emulated card in-process, and the real PC/SC rig."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mynaid.emulator import EmulatedCard, build_card, default_profile
+from mynaid.emulator.profile import CardProfile
+from mynaid.protocol import CardProtocol
+from mynaid.transport.emulated import EmulatorTransport
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def profile() -> CardProfile:
+    return default_profile()
+
+
+@pytest.fixture
+def card(profile: CardProfile) -> EmulatedCard:
+    """A fresh default card (new counters) for each test."""
+    return build_card(profile)
+
+
+@pytest.fixture
+def protocol(card: EmulatedCard) -> Iterator[CardProtocol]:
+    transport = EmulatorTransport(card)
+    yield CardProtocol(transport)
+    transport.close()
+
+
+@pytest.fixture(scope="session")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """pcscd in a private network namespace with vpcd readers (see tests/pcsc_rig.py).
+
+    Skips when the rig cannot run here, unless MYNAID_REQUIRE_PCSC=1 (set by `make test`
+    as root), which turns the skip into a failure so CI cannot silently skip these tests.
+    """
+    from tests.pcsc_rig import PcscRig, RigUnavailable
+
+    rig = PcscRig(tmp_path_factory.mktemp("pcsc"))
+    try:
+        rig.start()
+    except RigUnavailable as exc:
+        if os.environ.get("MYNAID_REQUIRE_PCSC") == "1":
+            pytest.fail(f"PC/SC rig required but unavailable: {exc}")
+        pytest.skip(f"PC/SC rig unavailable: {exc}")
+    yield rig
+    rig.stop()
