@@ -229,29 +229,6 @@ def cert_export(settings: Settings, which: str, output: Path | None, fmt: str,
         sys.stdout.buffer.flush()
 
 
-# --- pin -----------------------------------------------------------------------------------
-
-
-@cli.group()
-def pin() -> None:
-    """PIN retry counters (read without using a try)."""
-
-
-@pin.command("status")
-@pass_settings
-def pin_status(settings: Settings) -> None:
-    """Tries left of the JPKI secrets, by the non-consuming query."""
-    from mynaid.sessions.jpki import JpkiSession
-
-    with settings.protocol() as protocol:
-        states = JpkiSession(protocol).pin_states()
-    data = [{"name": s.name, "tries_left": s.tries_left, "max_tries": s.max_tries,
-             "blocked": s.blocked} for s in states]
-    emit(settings, data, "\n".join(
-        f"{s.name}: {'verified' if s.tries_left is None else s.tries_left}"
-        f"/{s.max_tries}{' BLOCKED' if s.blocked else ''}" for s in states))
-
-
 # --- emulator ------------------------------------------------------------------------------
 
 
@@ -313,6 +290,25 @@ def emulator_new_profile(output: Path, name: str) -> None:
     profile, _pki = generate_profile(None, name=name)
     profile.save(output)
     click.echo(f"wrote {output}", err=True)
+
+
+# --- commands of other features ------------------------------------------------------------
+
+#: Modules that add commands to the group with ``register(cli)``. Each keeps its heavy
+#: imports inside its command functions, so registering them costs little.
+FEATURE_MODULES = (
+    "mynaid.cli.pins",
+)
+
+
+def _register_features() -> None:
+    import importlib
+
+    for name in FEATURE_MODULES:
+        importlib.import_module(name).register(cli)
+
+
+_register_features()
 
 
 # --- entry point ---------------------------------------------------------------------------
