@@ -71,7 +71,8 @@ class PinState:
     """A secret's retry counter as read by the non-consuming query.
 
     ``tries_left`` is None when the card answered ``90 00`` (already verified in this
-    session; some cards do this instead of giving a count).
+    session; some cards do this instead of giving a count) or when the card has no such
+    secret (``present`` False).
     """
 
     name: str
@@ -79,6 +80,7 @@ class PinState:
     tries_left: int | None
     max_tries: int
     verified: bool = False
+    present: bool = True
 
     @property
     def blocked(self) -> bool:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from mynaid.errors import CardRemovedError, NoServiceError, ParseError, TransportError
 from mynaid.iso7816 import status as st
-from mynaid.iso7816.apdu import CommandApdu, ResponseApdu
+from mynaid.iso7816.apdu import SHORT_MAX_LC, CommandApdu, ResponseApdu
 from mynaid.iso7816.tlv import MAX_LENGTH, header_length_info
 from mynaid.transport.base import Transport
 
@@ -68,6 +70,26 @@ class CardProtocol:
         self.extended_supported: bool | None = None if extended is not ExtendedLength.OFF \
             else False
         self.stats = ApduStats()
+        self._sensitive = 0
+
+    @contextmanager
+    def sensitive(self) -> Iterator[None]:
+        """Within this context the trace shows response lengths, not response data.
+
+        Sessions wrap reads of personal records in it (the My Number, the card face), so
+        that a verbose trace never carries a My Number.
+        """
+        self._sensitive += 1
+        try:
+            yield
+        finally:
+            self._sensitive -= 1
+
+    def _trace_response(self, data: bytes, sw: int) -> None:
+        if self._sensitive and data:
+            trace_log.debug("< <%d bytes redacted> %04X", len(data), sw)
+        else:
+            trace_log.debug("< %s%04X", data.hex(" ").upper() + " " if data else "", sw)
 
     # --- raw exchange ---------------------------------------------------------------------
 
@@ -80,7 +102,7 @@ class CardProtocol:
         self.stats.bytes_sent += len(raw)
         self.stats.bytes_received += len(data) + 2
         if trace_log.isEnabledFor(logging.DEBUG):
-            trace_log.debug("< %s%04X", data.hex(" ").upper() + " " if data else "", sw)
+            self._trace_response(data, sw)
         return ResponseApdu(data, sw)
 
     def send(self, command: CommandApdu) -> ResponseApdu:
@@ -109,6 +131,35 @@ class CardProtocol:
                                  "through GET RESPONSE")
         raise ParseError("card kept answering 61 xx; gave up after "
                          f"{MAX_GET_RESPONSE_ROUNDS} GET RESPONSE commands")
+
+    def send_secret(self, header: bytes, secret: bytearray) -> ResponseApdu:
+        """Send ``header || Lc || secret`` (VERIFY, CHANGE REFERENCE DATA) and wipe the buffer.
+
+        The APDU is assembled in a mutable buffer that is zeroed after transmission, and
+        the trace shows only the header and the length. Python cannot wipe every copy (the
+        caller's ``str``, the transport's own buffers), so this limits, not removes, the
+        secret's lifetime in memory.
+        """
+        if len(header) != 4 or not 1 <= len(secret) <= SHORT_MAX_LC:
+            raise ValueError("a secret APDU needs a 4-byte header and 1..255 bytes")
+        raw = bytearray(header)
+        raw.append(len(secret))
+        raw += secret
+        try:
+            if trace_log.isEnabledFor(logging.DEBUG):
+                trace_log.debug("> %s Lc=%d <redacted>", header.hex(" ").upper(), len(secret))
+            data, sw = self.transport.transmit(raw)  # type: ignore[arg-type]
+        finally:
+            raw[:] = bytes(len(raw))
+        self.stats.commands += 1
+        self.stats.bytes_sent += len(raw)
+        self.stats.bytes_received += len(data) + 2
+        if trace_log.isEnabledFor(logging.DEBUG):
+            self._trace_response(data, sw)
+        response = ResponseApdu(data, sw)
+        if response.sw1 == 0x61:
+            response = self._collect_get_response(response)
+        return response
 
     # --- common commands ------------------------------------------------------------------
 

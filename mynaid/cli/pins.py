@@ -2,29 +2,96 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from mynaid.cli.main import Settings, emit, pass_settings
 
+if TYPE_CHECKING:
+    from mynaid.models import PinState
+
+SECRET_NAMES = ["auth-pin", "sign-password", "text-pin", "text-pin-a", "text-pin-b",
+                "visual-pin-a", "visual-pin-b", "visual-birth", "auth", "sign", "text"]
+CHANGEABLE_NAMES = ["auth-pin", "sign-password", "text-pin", "auth", "sign", "text"]
+
 
 @click.group()
 def pin() -> None:
-    """PIN retry counters (read without using a try)."""
+    """PINs and passwords: counters, verification, change.
+
+    Every attempt is guarded: the counter is read first (which uses no try) and an
+    attempt that could block the key is refused (exit 7) unless --force is given.
+    """
 
 
 @pin.command("status")
 @pass_settings
 def pin_status(settings: Settings) -> None:
-    """Tries left of the JPKI secrets, by the non-consuming query."""
-    from mynaid.sessions.jpki import JpkiSession
+    """Tries left of every secret, by the non-consuming query."""
+    from mynaid.pins import pin_status as read_status
 
     with settings.protocol() as protocol:
-        states = JpkiSession(protocol).pin_states()
-    data = [{"name": s.name, "tries_left": s.tries_left, "max_tries": s.max_tries,
-             "blocked": s.blocked} for s in states]
-    emit(settings, data, "\n".join(
-        f"{s.name}: {'verified' if s.tries_left is None else s.tries_left}"
-        f"/{s.max_tries}{' BLOCKED' if s.blocked else ''}" for s in states))
+        states = read_status(protocol)
+    data = [{"name": s.name, "label": s.label, "present": s.present,
+             "tries_left": s.tries_left, "max_tries": s.max_tries, "blocked": s.blocked,
+             "verified": s.verified} for s in states]
+
+    def line(s: PinState) -> str:
+        if not s.present:
+            state = "not on this card"
+        elif s.verified:
+            state = "verified in this session"
+        elif s.blocked:
+            state = "BLOCKED (reset at a municipal office)"
+        else:
+            state = f"{s.tries_left} tries left"
+        return f"{s.name:<14} {state:<28} {s.label}"
+
+    emit(settings, data, "\n".join(line(s) for s in states))
+
+
+@pin.command("verify")
+@click.argument("key", type=click.Choice(SECRET_NAMES))
+@click.option("--force", is_flag=True, help="Attempt even when a failure could block the key.")
+@click.option("--reserve", type=click.IntRange(0, 15), default=None,
+              help="Tries the guard keeps in reserve (default 1).")
+@pass_settings
+def pin_verify(settings: Settings, key: str, force: bool, reserve: int | None) -> None:
+    """Check a PIN or code against the card (exit 3 wrong, 4 blocked, 7 guarded)."""
+    from mynaid.cli.secrets import read_secret
+    from mynaid.pins import secret_by_name, verify_pin
+
+    ref = secret_by_name(key)
+    secret = read_secret(ref.label)
+    with settings.protocol() as protocol:
+        verify_pin(protocol, ref, secret, force=force, reserve=reserve)
+    emit(settings, {"name": ref.name, "verified": True}, f"{ref.name}: correct")
+
+
+@pin.command("change")
+@click.argument("key", type=click.Choice(CHANGEABLE_NAMES))
+@click.option("--force", is_flag=True, help="Attempt even when a failure could block the key.")
+@pass_settings
+def pin_change(settings: Settings, key: str, force: bool) -> None:
+    """Change the auth PIN, the signature password or the text PIN.
+
+    Asks for the current value, the new value and the new value again (three lines on
+    standard input when it is not a terminal).
+    """
+    from mynaid.cli.secrets import read_secret
+    from mynaid.errors import InvalidSecretError
+    from mynaid.pins import change_pin, secret_by_name
+
+    ref = secret_by_name(key)
+    current = read_secret(f"Current {ref.label}")
+    new = read_secret(f"New {ref.label} ({ref.format.value})")
+    again = read_secret(f"New {ref.label} again")
+    if new != again:
+        raise InvalidSecretError("the two new values differ; nothing was changed")
+    with settings.protocol() as protocol:
+        change_pin(protocol, ref, current, new, force=force)
+    emit(settings, {"name": ref.name, "changed": True}, f"{ref.name}: changed")
 
 
 def register(cli: click.Group) -> None:

@@ -7,8 +7,12 @@ from contextlib import contextmanager
 
 from mynaid.cardspec import Aid, SecretRef
 from mynaid.errors import (
+    CardRemovedError,
     FileNotFoundOnCardError,
+    InvalidSecretError,
     LockoutGuardError,
+    NoCardError,
+    NoServiceError,
     PinBlockedError,
 )
 from mynaid.iso7816 import status as st
@@ -18,6 +22,8 @@ from mynaid.protocol import CardProtocol
 
 #: Default number of tries the guard keeps in reserve: refuse when one try is left.
 DEFAULT_RESERVE = 1
+#: Secrets the holder can change with CHANGE REFERENCE DATA.
+CHANGEABLE = frozenset({"auth-pin", "sign-password", "text-pin"})
 
 
 class ApplicationSession:
@@ -37,6 +43,7 @@ class ApplicationSession:
         #: Tries kept in reserve by the lockout guard, per secret name.
         self.reserve: dict[str, int] = dict(reserve or {})
         self._depth = 0
+        self._verified = False
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -66,12 +73,27 @@ class ApplicationSession:
         """
         with self.protocol.transport.transaction():
             if self._depth == 0:
+                self._verified = False
                 self.select()
             self._depth += 1
             try:
                 yield
             finally:
                 self._depth -= 1
+                if self._depth == 0 and self._verified:
+                    self._clear_security_state()
+
+    def _clear_security_state(self) -> None:
+        """Select the application again, which drops verified secrets (card-reference §1).
+
+        Done before the transaction ends so that no other client finds a key left open.
+        A card that went away has no state left to clear.
+        """
+        self._verified = False
+        try:
+            self.protocol.select_application(self.aid.value)
+        except (CardRemovedError, NoCardError, NoServiceError):
+            pass
 
     def read_tlv_file(self, fid: int, what: str, max_size: int) -> bytes:
         """Read the TLV at the start of EF ``fid`` (call inside :meth:`transaction`)."""
@@ -114,36 +136,67 @@ class ApplicationSession:
     def verify(self, ref: SecretRef, secret: str, *, force: bool = False) -> None:
         """VERIFY ``secret`` for ``ref`` after checking its format and the retry counter.
 
-        The lockout guard refuses (:class:`LockoutGuardError`, nothing sent) when the tries
-        left are at or below the reserve for this secret, unless ``force`` is set. A wrong
-        secret raises :class:`WrongPinError` with the tries left; a blocked key raises
-        :class:`PinBlockedError`. Call inside :meth:`transaction` together with the
-        operation the secret unlocks.
+        The format is checked first (:class:`InvalidSecretError`, nothing sent). The lockout
+        guard then reads the counter and refuses (:class:`LockoutGuardError`, nothing sent)
+        when the tries left are at or below the reserve for this secret, unless ``force``.
+        A wrong secret raises :class:`WrongPinError` with the tries left; a blocked key
+        :class:`PinBlockedError`.
+
+        Use it inside :meth:`transaction` together with the operation the secret unlocks:
+        when the outermost transaction ends, the application is selected again, which
+        clears the verified state so that it does not outlive the operation.
         """
         self._own(ref)
-        value = ref.format.normalize(secret)
-        with self.transaction():
-            self._verify(ref, value, force)
+        value = bytearray(ref.format.normalize(secret))
+        try:
+            with self.transaction():
+                self._guarded_verify(ref, value, force)
+        finally:
+            value[:] = bytes(len(value))
 
-    def _verify(self, ref: SecretRef, value: bytes, force: bool) -> None:
+    def _guarded_verify(self, ref: SecretRef, value: bytearray, force: bool) -> None:
         state = self._query(ref)
         if state.verified:
-            # The card says this key is already verified in this session (90 00 variant);
-            # verify anyway so the state is known to be ours, but the counter is unknown.
-            pass
-        elif state.blocked:
+            # Some cards answer 90 00 to the query of a key verified in this session. The
+            # application was selected at the start of this transaction, so it was verified
+            # inside it: it is open already, and sending the secret again would risk a try.
+            return
+        if state.blocked:
             raise PinBlockedError(f"{ref.name} is blocked; nothing was sent",
                                   st.SW_AUTH_METHOD_BLOCKED)
-        else:
-            reserve = self.reserve.get(ref.name, DEFAULT_RESERVE)
-            assert state.tries_left is not None
-            if state.tries_left <= reserve and not force:
-                raise LockoutGuardError(
-                    f"{ref.name} has {state.tries_left} tries left; a wrong value could block "
-                    "it, so it was not sent (use force to try anyway)",
-                    state.tries_left,
-                )
-        response = self.protocol.send(
-            CommandApdu(0x00, 0x20, 0x00, 0x80, value, redact=True)
-        )
+        reserve = self.reserve.get(ref.name, DEFAULT_RESERVE)
+        assert state.tries_left is not None
+        if state.tries_left <= reserve and not force:
+            raise LockoutGuardError(
+                f"{ref.name} has {state.tries_left} tries left; a wrong value could block "
+                "it, so it was not sent (use force to try anyway)",
+                state.tries_left,
+            )
+        self._verified = True  # from here the card may hold a verified state to clear
+        response = self.protocol.send_secret(bytes((0x00, 0x20, 0x00, 0x80)), value)
         self._check(response.sw, f"verifying {ref.name}")
+
+    def change_secret(self, ref: SecretRef, current: str, new: str, *,
+                      force: bool = False) -> None:
+        """Change a PIN or password: VERIFY ``current`` (guarded), then CHANGE REFERENCE DATA.
+
+        Both values are checked for format before any APDU; a new value equal to the
+        current one is refused. Only the auth PIN, the signature password and the text PIN
+        can be changed by the holder (card-reference §4).
+        """
+        self._own(ref)
+        if ref.name not in CHANGEABLE:
+            raise ValueError(f"{ref.name} cannot be changed by the holder")
+        current_value = bytearray(ref.format.normalize(current))
+        new_value = bytearray(ref.format.normalize(new))
+        try:
+            if new_value == current_value:
+                raise InvalidSecretError("the new value is the same as the current one")
+            with self.transaction():
+                self._guarded_verify(ref, current_value, force)
+                response = self.protocol.send_secret(bytes((0x00, 0x24, 0x01, 0x80)),
+                                                     new_value)
+                self._check(response.sw, f"changing {ref.name}")
+        finally:
+            current_value[:] = bytes(len(current_value))
+            new_value[:] = bytes(len(new_value))
