@@ -87,7 +87,8 @@ def pin_change(settings: Settings, key: str, force: bool) -> None:
     current = read_secret(f"Current {ref.label}")
     new = read_secret(f"New {ref.label} ({ref.format.value})")
     again = read_secret(f"New {ref.label} again")
-    if new != again:
+    # Compare as the card will see them (the signature password is upper-cased).
+    if ref.format.normalize(new) != ref.format.normalize(again):
         raise InvalidSecretError("the two new values differ; nothing was changed")
     with settings.protocol() as protocol:
         change_pin(protocol, ref, current, new, force=force)
