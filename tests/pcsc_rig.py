@@ -13,6 +13,7 @@ PC/SC's own reader-state events (SCardGetStatusChange) for card insertion and re
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -26,6 +27,9 @@ PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
 PCSCD_PIDFILE = Path("/run/pcscd/pcscd.pid")
 READER_PORTS = {35963: "Virtual PCD 00 00", 35964: "Virtual PCD 00 01"}
 START_TIMEOUT = 20.0
+#: Serialises rigs of concurrent test or benchmark runs on one machine (one pcscd at a time).
+RIG_LOCK = Path("/run/lock/mynaid-pcsc-rig.lock")
+RIG_LOCK_TIMEOUT = 600.0
 
 
 class RigUnavailable(Exception):
@@ -114,6 +118,30 @@ class PcscRig:
         self.workdir = workdir
         self.pcscd: subprocess.Popen[bytes] | None = None
         self.cards: list[CardProcess] = []
+        self._lock_fd: int | None = None
+
+    def _acquire_lock(self) -> None:
+        RIG_LOCK.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(RIG_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+
+        def locked() -> bool:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                return False
+
+        try:
+            _wait_for(locked, RIG_LOCK_TIMEOUT, "another rig on this machine to finish")
+        except BaseException:
+            os.close(fd)
+            raise
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
 
     @property
     def pcscd_pid(self) -> int:
@@ -121,7 +149,13 @@ class PcscRig:
         return self.pcscd.pid
 
     def start(self) -> None:
-        check_available()
+        if os.geteuid() == 0:
+            self._acquire_lock()
+        try:
+            check_available()
+        except BaseException:
+            self._release_lock()
+            raise
         # No pcscd runs (checked above), so socket and pid files are stale leftovers.
         PCSCD_SOCKET.unlink(missing_ok=True)
         PCSCD_PIDFILE.unlink(missing_ok=True)
@@ -223,6 +257,7 @@ class PcscRig:
                 self.pcscd.kill()
                 self.pcscd.wait()
         self.pcscd = None
+        self._release_lock()
 
     def __enter__(self) -> PcscRig:
         self.start()
