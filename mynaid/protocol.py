@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from mynaid.errors import CardRemovedError, NoServiceError, ParseError, TransportError
+from mynaid.errors import ParseError, TransportError
 from mynaid.iso7816 import status as st
 from mynaid.iso7816.apdu import SHORT_MAX_LC, CommandApdu, ResponseApdu
 from mynaid.iso7816.tlv import MAX_LENGTH, header_length_info
@@ -212,10 +212,11 @@ class CardProtocol:
     def _try_extended_read(self, max_size: int) -> tuple[bytes, int] | None:
         try:
             response = self.read_binary(0, 65536, extended=True)
-        except (CardRemovedError, NoServiceError):
-            raise
-        except TransportError:
-            # A reader or driver that cannot carry extended APDUs may fail the transmit.
+        except TransportError as exc:
+            if type(exc) is not TransportError:
+                raise  # removal, reset, no card, no service: about the card, not the APDU
+            # A reader or driver that cannot carry extended APDUs fails the transmit with
+            # a generic PC/SC error.
             self.extended_supported = False
             return None
         if response.sw in _FILE_STATE_ERRORS:
