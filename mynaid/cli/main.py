@@ -187,6 +187,16 @@ def info(settings: Settings) -> None:
     emit(settings, data, "\n".join(lines))
 
 
+def der_to_pem(der: bytes, label: str = "CERTIFICATE") -> bytes:
+    """PEM armour (RFC 7468) with the standard library, so DER export needs no cryptography."""
+    import base64
+
+    body = base64.b64encode(der).decode("ascii")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return ("\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----"]) + "\n"
+            ).encode("ascii")
+
+
 # --- cert export ---------------------------------------------------------------------------
 
 
@@ -206,8 +216,6 @@ def cert() -> None:
 def cert_export(settings: Settings, which: str, output: Path | None, fmt: str,
                 force: bool) -> None:
     """Export a certificate (sign asks for the signature password)."""
-    from cryptography.hazmat.primitives import serialization
-
     from mynaid.cardspec import CertificateSlot
     from mynaid.cli.secrets import read_secret
     from mynaid.sessions.jpki import JpkiSession
@@ -216,12 +224,7 @@ def cert_export(settings: Settings, which: str, output: Path | None, fmt: str,
     password = read_secret("Signature password") if slot.needs_sign_password else None
     with settings.protocol() as protocol:
         der = JpkiSession(protocol).read_certificate_der(slot, password, force=force)
-    if fmt == "pem":
-        from cryptography import x509
-
-        data = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
-    else:
-        data = der
+    data = der_to_pem(der) if fmt == "pem" else der
     if output:
         output.write_bytes(data)
     else:

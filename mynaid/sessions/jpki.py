@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cryptography import x509
+from typing import TYPE_CHECKING
 
 from mynaid.cardspec import (
     AUTH_PIN,
@@ -17,6 +17,11 @@ from mynaid.errors import ParseError
 from mynaid.iso7816.apdu import CommandApdu
 from mynaid.models import CertificateAvailability, PinState, TokenInfo
 from mynaid.sessions.base import ApplicationSession
+
+if TYPE_CHECKING:
+    # cryptography costs ~30 ms to import: only read_certificate needs it, so it is imported
+    # there, keeping short CLI commands (DER export, PIN status) fast.
+    from cryptography import x509
 
 #: A certificate larger than this is refused (real ones are 1.3–2 KB).
 MAX_CERTIFICATE_SIZE = 8192
@@ -91,6 +96,8 @@ class JpkiSession(ApplicationSession):
     def read_certificate(self, slot: CertificateSlot, sign_password: str | None = None, *,
                          force: bool = False) -> x509.Certificate:
         """A certificate as a ``cryptography`` object (see :meth:`read_certificate_der`)."""
+        from cryptography import x509
+
         der = self.read_certificate_der(slot, sign_password, force=force)
         try:
             return x509.load_der_x509_certificate(der)
