@@ -39,6 +39,58 @@ class JpkiFile(enum.IntEnum):
     SIGN_PIN = 0x001B
 
 
+class TextFile(enum.IntEnum):
+    """Elementary files of the text application (券面事項入力補助AP, card-reference §4-5)."""
+
+    MY_NUMBER = 0x0001
+    ATTRIBUTES = 0x0002
+    INTEGRITY = 0x0003
+    CV_CERTIFICATE = 0x0004
+    AP_INFO = 0x0005
+    PIN = 0x0011
+    PIN_A = 0x0014
+    PIN_B = 0x0015
+    #: The card-presence key. Its file id is the emulator's choice (unconfirmed): the library
+    #: signs with ``80 2A 00 00`` and never selects it.
+    CARD_KEY = 0x0021
+
+
+class VisualFile(enum.IntEnum):
+    """Elementary files of the visual application (券面事項確認AP, card-reference §4, §6)."""
+
+    AGE = 0x0001
+    FACE = 0x0002
+    BASIC_INFO = 0x0003
+    CV_CERTIFICATE = 0x0004
+    MY_NUMBER_IMAGE = 0x0005
+    EXTRA = 0x0006
+    BIRTH_KEY = 0x0011
+    PIN_B = 0x0012
+    PIN_A = 0x0013
+    #: The card-presence key (file id chosen by the emulator, as for :attr:`TextFile.CARD_KEY`).
+    CARD_KEY = 0x0021
+
+
+#: Which keys open each readable EF of the text AP: any one of them (None = free to read).
+TEXT_READ_ACCESS: dict[TextFile, frozenset[int] | None] = {
+    TextFile.MY_NUMBER: frozenset({TextFile.PIN, TextFile.PIN_A}),
+    TextFile.ATTRIBUTES: frozenset({TextFile.PIN, TextFile.PIN_B}),
+    TextFile.INTEGRITY: frozenset({TextFile.PIN, TextFile.PIN_A, TextFile.PIN_B}),
+    TextFile.CV_CERTIFICATE: None,
+    TextFile.AP_INFO: None,
+}
+
+#: Which keys open each readable EF of the visual AP (card-reference §4).
+VISUAL_READ_ACCESS: dict[VisualFile, frozenset[int] | None] = {
+    VisualFile.AGE: frozenset({VisualFile.BIRTH_KEY}),
+    VisualFile.FACE: frozenset({VisualFile.PIN_A, VisualFile.PIN_B}),
+    VisualFile.BASIC_INFO: None,
+    VisualFile.CV_CERTIFICATE: None,
+    VisualFile.MY_NUMBER_IMAGE: frozenset({VisualFile.PIN_A}),
+    VisualFile.EXTRA: frozenset({VisualFile.PIN_A, VisualFile.PIN_B}),
+}
+
+
 class CertificateSlot(enum.Enum):
     """The four JPKI certificates, by the names the CLI uses."""
 
@@ -79,6 +131,10 @@ class SecretFormat(enum.Enum):
 
         The error names the expected format and the length found, never the secret itself.
         """
+        if not secret.isascii():
+            # Checked before upper-casing: str.upper() turns some non-ASCII letters into
+            # A-Z (ß → SS), which would let a value the holder never typed through.
+            raise InvalidSecretError(f"expected {self.value}; got non-ASCII characters")
         value = secret.upper() if self is SecretFormat.SIGN_PASSWORD else secret
         pattern = _SECRET_PATTERNS[self]
         if not pattern.fullmatch(value):

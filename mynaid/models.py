@@ -62,7 +62,7 @@ class CertificateAvailability:
     def parse(cls, raw: bytes) -> CertificateAvailability:
         """``8F 8F 00`` when both certificates exist; byte 0 ``00`` = no signature cert."""
         if len(raw) < 2:
-            raise ParseError(f"certificate availability of {len(raw)} bytes, expected 3")
+            raise ParseError(f"certificate availability of {len(raw)} bytes, expected 2 or more")
         return cls(raw[0] != 0x00, raw[1] != 0x00, bytes(raw))
 
 

@@ -103,7 +103,7 @@ class PinMachine(RuleBasedStateMachine):
         ref = KEYS[key]
         self.attempt(ref, wrong_value(ref, self.secrets[key]), force)
 
-    @rule(key=stg.sampled_from(sorted(KEYS)), reserve=stg.integers(0, 3))
+    @rule(key=stg.sampled_from(sorted(KEYS)), reserve=stg.integers(1, 3))
     def set_reserve(self, key: str, reserve: int) -> None:
         self.reserve[key] = reserve
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 
 from mynaid import errors
+from mynaid.trust.errors import VerificationError
 
 
 class ExitCode(enum.IntEnum):
@@ -22,10 +23,12 @@ _MAPPING: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (errors.WrongPinError, ExitCode.WRONG_PIN),
     (errors.PinBlockedError, ExitCode.PIN_BLOCKED),
     (errors.LockoutGuardError, ExitCode.LOCKOUT_GUARD),
+    (errors.NoServiceError, ExitCode.NO_CARD),  # no PC/SC service: no reader reachable
     (errors.NoReaderError, ExitCode.NO_CARD),
     (errors.NoCardError, ExitCode.NO_CARD),
     (errors.CardRemovedError, ExitCode.NO_CARD),
     (errors.InvalidSecretError, ExitCode.USAGE),
+    (VerificationError, ExitCode.VERIFICATION_FAILED),
 )
 
 

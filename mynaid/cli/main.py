@@ -71,13 +71,25 @@ def emit(settings: Settings, data: Any, text: str) -> None:
         click.echo(text)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the CLI's own handler so that repeated in-process runs add it only once."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr  # follow redirections of sys.stderr (tests, pipelines)
+        super().emit(record)
+
+
 def _setup_logging(verbose: int) -> None:
     if verbose <= 0:
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     root = logging.getLogger("mynaid")
-    root.addHandler(handler)
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        root.addHandler(handler)
     # -v: informational messages and the APDU trace (secrets redacted in the trace).
     root.setLevel(logging.DEBUG)
 
@@ -301,6 +313,9 @@ def emulator_new_profile(output: Path, name: str) -> None:
 #: imports inside its command functions, so registering them costs little.
 FEATURE_MODULES = (
     "mynaid.cli.pins",
+    "mynaid.cli.cardface",
+    "mynaid.cli.trust",
+    "mynaid.cli.diag",
 )
 
 
@@ -333,5 +348,10 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"mynaid: {exc}", err=True)
         return exit_code_for(exc)
     except BrokenPipeError:
+        return ExitCode.ERROR
+    except OSError as exc:
+        # Files named on the command line (-o, --profile): a message, not a traceback.
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(f"mynaid: cannot use{where}: {exc.strerror or exc}", err=True)
         return ExitCode.ERROR
     return ExitCode.OK

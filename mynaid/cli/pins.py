@@ -54,8 +54,8 @@ def pin_status(settings: Settings) -> None:
 @pin.command("verify")
 @click.argument("key", type=click.Choice(SECRET_NAMES))
 @click.option("--force", is_flag=True, help="Attempt even when a failure could block the key.")
-@click.option("--reserve", type=click.IntRange(0, 15), default=None,
-              help="Tries the guard keeps in reserve (default 1).")
+@click.option("--reserve", type=click.IntRange(1, 15), default=None,
+              help="Tries the guard keeps in reserve (default 1; --force to go past it).")
 @pass_settings
 def pin_verify(settings: Settings, key: str, force: bool, reserve: int | None) -> None:
     """Check a PIN or code against the card (exit 3 wrong, 4 blocked, 7 guarded)."""

@@ -75,6 +75,8 @@ def _read_length(data: bytes, pos: int, max_length: int) -> tuple[int, int]:
     first = data[pos]
     pos += 1
     if first < 0x80:
+        if first > max_length:
+            raise ParseError(f"length {first} exceeds the bound {max_length}")
         return first, pos
     if first == 0x80:
         raise ParseError("indefinite length is not allowed")
@@ -121,7 +123,8 @@ def iter_tlvs(data: bytes, max_length: int = MAX_LENGTH) -> Iterator[Tlv]:
 def header_length_info(prefix: bytes) -> int | None:
     """Total encoded size of the TLV that ``prefix`` starts, or None if more bytes are needed.
 
-    Used to size a certificate from the first bytes read: ``30 82 05 1A`` → 1310 + 4.
+    Used to size a certificate from the first bytes read: ``30 82 05 1A`` → 4 + 0x051A
+    = 1310.
     """
     try:
         tag_end = _read_tag(prefix, 0)[1]

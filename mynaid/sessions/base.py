@@ -40,8 +40,12 @@ class ApplicationSession:
 
     def __init__(self, protocol: CardProtocol, reserve: dict[str, int] | None = None) -> None:
         self.protocol = protocol
-        #: Tries kept in reserve by the lockout guard, per secret name.
+        #: Tries kept in reserve by the lockout guard, per secret name. At least 1: the
+        #: only way past the guard on the last try is an explicit ``force``.
         self.reserve: dict[str, int] = dict(reserve or {})
+        for name, value in self.reserve.items():
+            if value < 1:
+                raise ValueError(f"reserve for {name} must be at least 1 (use force instead)")
         self._depth = 0
         self._verified = False
 
@@ -158,9 +162,11 @@ class ApplicationSession:
         state = self._query(ref)
         if state.verified:
             # Some cards answer 90 00 to the query of a key verified in this session. The
-            # application was selected at the start of this transaction, so it was verified
-            # inside it: it is open already, and sending the secret again would risk a try.
-            return
+            # application was selected at the start of this transaction, so the key was
+            # verified inside it, which reset its counter to the maximum: the guard can
+            # count on that, and the value is still checked by the card, as the caller
+            # expects of verify().
+            state = PinState(ref.name, ref.label, ref.max_tries, ref.max_tries)
         if state.blocked:
             raise PinBlockedError(f"{ref.name} is blocked; nothing was sent",
                                   st.SW_AUTH_METHOD_BLOCKED)
