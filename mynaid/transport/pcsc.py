@@ -8,6 +8,8 @@ and because transactions and the exact PC/SC error codes are needed.
 
 from __future__ import annotations
 
+import time
+
 from mynaid.errors import (
     CardRemovedError,
     CardResetError,
@@ -17,6 +19,7 @@ from mynaid.errors import (
     NoServiceError,
     TransportError,
 )
+from mynaid.events import ReaderState
 from mynaid.transport.base import ReaderInfo, Transport
 
 try:
@@ -228,3 +231,111 @@ class PcscTransport(Transport):
             scard.SCardDisconnect(self._card, self._disposition)
             self._card = None
         self._context.close()
+
+
+# --- reader and card events (mynaid watch) ----------------------------------------------------
+
+#: The pseudo-reader whose state changes when a reader is attached or detached.
+PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
+
+
+def _reader_state(name: str, event: int, atr: list[int] | bytes) -> ReaderState:
+    mute = bool(event & scard.SCARD_STATE_MUTE)
+    present = bool(event & scard.SCARD_STATE_PRESENT) and not mute
+    return ReaderState(name, present, bytes(atr) if present and atr else None,
+                       (event >> 16) & 0xFFFF, mute)
+
+
+class ReaderMonitor:
+    """Waits for card and reader events with ``SCardGetStatusChange``; no pyscard in its API.
+
+    :meth:`snapshot` reads every reader's state; :meth:`wait` blocks until a card is
+    inserted or removed or a reader comes or goes (through the ``\\\\?PnP?\\Notification``
+    pseudo-reader), or until its timeout. Each wait starts from the states the previous
+    call returned, so a change that happens between two calls is reported by the next one
+    instead of being lost. Use it with :func:`mynaid.events.iter_events`.
+    """
+
+    def __init__(self) -> None:
+        self._context = _Context()
+        self._order: list[str] = []
+        #: Last event state per reader, fed back to the next wait (pcsc-lite compares it).
+        self._known: dict[str, int] = {}
+        self._states: dict[str, ReaderState] = {}
+        self._pnp = True
+        self._pnp_state = scard.SCARD_STATE_UNAWARE
+
+    def _current(self) -> tuple[ReaderState, ...]:
+        return tuple(self._states[name] for name in self._order if name in self._states)
+
+    def _refresh_names(self) -> None:
+        # Re-listing after every wait also catches a reader that arrived between two
+        # waits, which older pcsc-lite's PnP notification (counting from the call's
+        # start) would miss, and covers platforms without PnP notification.
+        names = self._context.reader_names()
+        for gone in set(self._states) - set(names):
+            del self._states[gone]
+            self._known.pop(gone, None)
+        new = [name for name in names if name not in self._states]
+        for name, event, atr in self._context.states(new):
+            self._known[name] = event & ~scard.SCARD_STATE_CHANGED
+            self._states[name] = _reader_state(name, event, atr)
+        self._order = names
+
+    def snapshot(self) -> tuple[ReaderState, ...]:
+        """The state of every reader now; later waits report changes from it."""
+        self._states.clear()
+        self._known.clear()
+        self._refresh_names()
+        return self._current()
+
+    def wait(self, timeout: float) -> tuple[ReaderState, ...] | None:
+        """Block up to ``timeout`` seconds; the new snapshot when something changed, else None.
+
+        Changes that do not alter a reader's card (another program connecting) return None
+        early; callers loop until their own deadline.
+        """
+        before = self._current()
+        query = [(name, self._known[name]) for name in self._order]
+        if self._pnp:
+            query.append((PNP_NOTIFICATION, self._pnp_state))
+        if not query:
+            time.sleep(timeout)  # no reader and no PnP notification: nothing to block on
+        else:
+            code, states = scard.SCardGetStatusChange(
+                self._context.handle, max(0, int(timeout * 1000)), query)
+            if code == scard.SCARD_S_SUCCESS:
+                for name, event, atr in states:
+                    if name == PNP_NOTIFICATION:
+                        self._pnp_state = event & ~scard.SCARD_STATE_CHANGED
+                    elif not event & scard.SCARD_STATE_UNKNOWN:  # vanished: see refresh
+                        self._known[name] = event & ~scard.SCARD_STATE_CHANGED
+                        self._states[name] = _reader_state(name, event, atr)
+            elif code == scard.SCARD_E_UNKNOWN_READER and self._pnp:
+                # Either a reader of the query vanished, or the PC/SC stack has no PnP
+                # pseudo-reader; in the latter case re-listing after each wait covers it.
+                if set(self._context.reader_names()) == set(self._order):
+                    self._pnp = False
+            elif code == scard.SCARD_F_COMM_ERROR:
+                # pcsc-lite's answer when pcscd goes away during the wait.
+                raise NoServiceError(f"waiting for reader events: the PC/SC service stopped "
+                                     f"({_hex(code)})")
+            elif code not in (scard.SCARD_E_TIMEOUT, scard.SCARD_E_CANCELLED):
+                _raise_for(code, "waiting for reader events")
+        self._refresh_names()
+        after = self._current()
+        return after if after != before else None
+
+    def cancel(self) -> None:
+        """Make a wait blocked in another thread return now (``SCardCancel``)."""
+        if self._context.handle is not None:
+            scard.SCardCancel(self._context.handle)
+
+    def close(self) -> None:
+        self._context.close()
+
+    def __enter__(self) -> ReaderMonitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
