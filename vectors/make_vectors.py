@@ -13,7 +13,14 @@ machine. Written files (paths relative to the repository root):
 * ``mynaid/emulator/data/default-card.json``: the same bytes, packaged with the library;
 * ``vectors/test-pki/{auth,sign}-root.pem``: the two test root certificates;
 * ``vectors/test-pki/{auth,sign}-root.key.pem``: their private keys (test-only; used to issue
-  test CRLs and OCSP responses).
+  test CRLs and OCSP responses);
+* ``vectors/test-pki/{text,visual}-issuer.pem``: the public keys of the test issuers of the
+  text and visual applications' CV certificates (ids 6000033, 6000023), what a verifier is
+  configured with; ``{text,visual}-issuer.key.pem``: their private keys (test-only).
+
+The card-face images are read from ``vectors/card-face/`` (committed; made once by
+``make_card_face_images.py``, which needs Pillow and scikit-image), so this script and its
+``--check`` need neither.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 REPO = Path(__file__).resolve().parent.parent
 # Runnable from a checkout without installing the package or setting PYTHONPATH.
@@ -46,16 +54,30 @@ def build(seed: bytes) -> dict[Path, bytes]:
     """Every generated file (absolute path to exact content), computed in memory."""
     # Imported here, after the sys.path set-up above, not at the top of the module.
     from mynaid.emulator.profile import key_to_pem
-    from mynaid.emulator.testpki import generate_profile
+    from mynaid.emulator.testpki import CardFaceImages, generate_profile
 
-    profile, pki = generate_profile(seed)
+    face_dir = REPO / "vectors" / "card-face"
+    missing = [n for n in CardFaceImages.FILES.values() if not (face_dir / n).is_file()]
+    if missing:
+        raise SystemExit(f"vectors/card-face/ lacks {', '.join(missing)}: run "
+                         "python vectors/make_card_face_images.py (needs mynaid[vectors])")
+    profile, pki = generate_profile(seed, images=CardFaceImages.load(face_dir))
     card = profile.dumps().encode("utf-8")
+    assert pki.text_issuer_key is not None and pki.visual_issuer_key is not None
 
     def cert_pem(cert: x509.Certificate) -> bytes:
         return cert.public_bytes(serialization.Encoding.PEM)
 
+    def public_pem(key: rsa.RSAPrivateKey) -> bytes:
+        return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo)
+
     pki_dir = REPO / "vectors" / "test-pki"
     return {
+        pki_dir / "text-issuer.pem": public_pem(pki.text_issuer_key),
+        pki_dir / "visual-issuer.pem": public_pem(pki.visual_issuer_key),
+        pki_dir / "text-issuer.key.pem": key_to_pem(pki.text_issuer_key).encode("ascii"),
+        pki_dir / "visual-issuer.key.pem": key_to_pem(pki.visual_issuer_key).encode("ascii"),
         REPO / "vectors" / "default-card.json": card,
         REPO / "mynaid" / "emulator" / "data" / "default-card.json": card,
         pki_dir / "auth-root.pem": cert_pem(pki.auth_root_cert),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 
 from mynaid import errors
+from mynaid.face.errors import FaceVerificationError
 from mynaid.trust.errors import VerificationError
 
 
@@ -29,6 +30,7 @@ _MAPPING: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (errors.CardRemovedError, ExitCode.NO_CARD),
     (errors.InvalidSecretError, ExitCode.USAGE),
     (VerificationError, ExitCode.VERIFICATION_FAILED),
+    (FaceVerificationError, ExitCode.VERIFICATION_FAILED),
 )
 
 

@@ -316,6 +316,7 @@ FEATURE_MODULES = (
     "mynaid.cli.cardface",
     "mynaid.cli.trust",
     "mynaid.cli.diag",
+    "mynaid.cli.face",
 )
 
 

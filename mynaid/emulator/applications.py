@@ -54,4 +54,12 @@ def build_card(profile: CardProfile, options: EmulatorOptions | None = None) -> 
     """An emulated card holding everything ``profile`` describes."""
     options = options or EmulatorOptions()
     applications = [build_jpki(profile.jpki, options)]
+    # The text and visual APs exist when the profile describes them (mynaid.emulator.textvisual).
+    if profile.text is not None or profile.visual is not None:
+        from mynaid.emulator.textvisual import build_text, build_visual
+
+        if profile.text is not None:
+            applications.append(build_text(profile.text, options))
+        if profile.visual is not None:
+            applications.append(build_visual(profile.visual, options))
     return EmulatedCard(applications, options)

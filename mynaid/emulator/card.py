@@ -253,6 +253,10 @@ class EmulatedCard:
         if c.p1 != 0x00 or c.p2 not in (0x80, 0x00):
             return b"", st.SW_INCORRECT_P1P2
         ef = self._state.ef
+        if not isinstance(ef, PrivateKeyFile) and c.p2 == 0x00:
+            # P2 00 names no key: the text and visual APs sign with their card-presence key
+            # (the one needing no secret) whatever EF is current (card-reference §6).
+            ef = self._presence_key()
         if not isinstance(ef, PrivateKeyFile):
             return b"", st.SW_COMMAND_NOT_ALLOWED_NO_EF
         if ef.use_keys and not (ef.use_keys & self._state.verified):
@@ -261,6 +265,15 @@ class EmulatedCard:
             return sign_pkcs1_type1(ef, c.data), st.SW_OK
         except ValueError:
             return b"", st.SW_WRONG_LENGTH
+
+    def _presence_key(self) -> PrivateKeyFile | None:
+        """The current application's only key usable without a secret, if it has one."""
+        app = self._state.application
+        if app is None:
+            return None
+        keys = [ef for ef in app.files.values()
+                if isinstance(ef, PrivateKeyFile) and not ef.use_keys]
+        return keys[0] if len(keys) == 1 else None
 
     def _get_challenge(self, c: CommandApdu) -> tuple[bytes, int]:
         if c.p1 or c.p2:

@@ -26,6 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from mynaid.emulator.faceprofile import TextProfile, VisualProfile
 from mynaid.errors import ParseError
 
 PROFILE_FORMAT = "mynaid-card-profile"
@@ -55,6 +56,14 @@ def _load_key(pem: str) -> rsa.RSAPrivateKey:
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ParseError("profile keys must be RSA keys")
     return key
+
+
+def _tries(value: Any) -> int:
+    """A maximum try count: 1..15, the range the x of ``63 Cx`` can report."""
+    tries = int(value)
+    if not 1 <= tries <= 15:
+        raise ValueError(f"tries must be 1..15, got {tries}")
+    return tries
 
 
 def key_to_pem(key: rsa.RSAPrivateKey) -> str:
@@ -106,8 +115,8 @@ class JpkiProfile:
                 token_label=str(obj["token_label"]),
                 auth_pin=str(obj["auth_pin"]),
                 sign_password=str(obj["sign_password"]),
-                auth_pin_tries=int(obj.get("auth_pin_tries", 3)),
-                sign_password_tries=int(obj.get("sign_password_tries", 5)),
+                auth_pin_tries=_tries(obj.get("auth_pin_tries", 3)),
+                sign_password_tries=_tries(obj.get("sign_password_tries", 5)),
                 auth_cert=_pem_to_der_cert(obj["auth_cert"]),
                 auth_key=_load_key(obj["auth_key"]),
                 auth_ca_cert=_pem_to_der_cert(obj["auth_ca_cert"]),
@@ -121,11 +130,17 @@ class JpkiProfile:
 
 @dataclass(frozen=True)
 class CardProfile:
-    """Everything an emulated card holds. ``extra`` keeps sections of later applications."""
+    """Everything an emulated card holds. ``extra`` keeps sections of later applications.
+
+    ``text`` and ``visual`` (JSON keys ``"text"``, ``"visual"``) describe the text and visual
+    applications (:mod:`mynaid.emulator.faceprofile`); a card without them has only JPKI.
+    """
 
     name: str
     jpki: JpkiProfile
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    text: TextProfile | None = None
+    visual: VisualProfile | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -134,6 +149,10 @@ class CardProfile:
             "name": self.name,
             "jpki": self.jpki.to_json(),
         }
+        if self.text is not None:
+            out["text"] = self.text.to_json()
+        if self.visual is not None:
+            out["visual"] = self.visual.to_json()
         out.update(self.extra)
         return out
 
@@ -156,9 +175,12 @@ class CardProfile:
             raise ParseError(f"unsupported profile version {obj.get('version')!r}")
         if not isinstance(obj.get("jpki"), dict):
             raise ParseError("profile has no jpki section")
-        known = {"format", "version", "name", "jpki"}
+        known = {"format", "version", "name", "jpki", "text", "visual"}
         extra = {k: v for k, v in obj.items() if k not in known}
-        return cls(str(obj.get("name", "")), JpkiProfile.from_json(obj["jpki"]), extra)
+        text_app = TextProfile.from_json(obj["text"]) if "text" in obj else None
+        visual_app = VisualProfile.from_json(obj["visual"]) if "visual" in obj else None
+        return cls(str(obj.get("name", "")), JpkiProfile.from_json(obj["jpki"]), extra,
+                   text=text_app, visual=visual_app)
 
     @classmethod
     def load(cls, path: str | Path) -> CardProfile:

@@ -25,6 +25,7 @@ output here changes those files: run ``python vectors/make_vectors.py`` afterwar
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import datetime
 import hashlib
 import hmac
@@ -32,6 +33,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -42,11 +44,14 @@ from cryptography.x509.oid import (
     NameOID,
 )
 
+from mynaid.emulator.faceprofile import TextProfile, VisualProfile
 from mynaid.emulator.profile import CardProfile, JpkiProfile
+from mynaid.errors import MynaidError
 
 __all__ = [
     "AUTH_POLICY_OID",
     "AUTH_ROOT_NAME",
+    "DEFAULT_CARD_FACE",
     "DEFAULT_HOLDER",
     "DEFAULT_PROFILE_NAME",
     "HOLDER_ADDRESS_FLAGS_OID",
@@ -60,10 +65,16 @@ __all__ = [
     "SIGN_ROOT_NAME",
     "TEST_CPS_URL",
     "TEST_OCSP_URL",
+    "TEXT_ISSUER_ID",
+    "VISUAL_ISSUER_ID",
+    "CardFaceData",
+    "CardFaceImages",
+    "CardFacePki",
     "SeededRandom",
     "TestHolder",
     "TestPki",
     "deterministic_rsa_key",
+    "generate_card_face",
     "generate_profile",
     "generate_test_pki",
 ]
@@ -377,6 +388,10 @@ class TestPki:
     sign_key: rsa.RSAPrivateKey = field(repr=False)
     sign_cert: x509.Certificate
     holder: TestHolder = DEFAULT_HOLDER
+    #: The test issuers of the text and visual APs' CV certificates (ids 6000033 and
+    #: 6000023), when the profile has those applications.
+    text_issuer_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
+    visual_issuer_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
 
 
 def _serial(rng: SeededRandom) -> int:
@@ -617,8 +632,14 @@ def generate_profile(
     sign_password: str = "TEST1234",  # noqa: S107
     *,
     holder: TestHolder = DEFAULT_HOLDER,
+    card_face: CardFaceData | None = None,
+    images: CardFaceImages | None = None,
 ) -> tuple[CardProfile, TestPki]:
     """A JPKI card profile (token ``JPKIAPICCTOKEN2``, a physical card) on a new test PKI.
+
+    The text and visual applications are added from ``card_face`` (default
+    :data:`DEFAULT_CARD_FACE`) and ``images``; without ``images`` they come from the
+    packaged default card, and when that has none the profile has only JPKI.
 
     The PIN and password must be ones a real card accepts (card-reference §3/§4: a 4-digit
     auth PIN; a 6-16 character ``A-Z 0-9`` signature password, which clients upper-case
@@ -640,4 +661,132 @@ def generate_profile(
         sign_cert=_der(pki.sign_cert),
         sign_key=pki.sign_key,
     )
-    return CardProfile(name=name, jpki=jpki), pki
+    if images is None:
+        images = _packaged_images()
+    if images is None:
+        return CardProfile(name=name, jpki=jpki), pki
+    face = generate_card_face(seed, holder=holder, data=card_face or DEFAULT_CARD_FACE,
+                              images=images)
+    pki = dataclasses.replace(pki, text_issuer_key=face.text_issuer_key,
+                              visual_issuer_key=face.visual_issuer_key)
+    return CardProfile(name=name, jpki=jpki, text=face.text, visual=face.visual), pki
+
+
+# --- text and visual applications ------------------------------------------------------------
+
+#: Issuer ids of the test CV certificates (the real ones are 5000033 and 5000023).
+TEXT_ISSUER_ID = "6000033"
+VISUAL_ISSUER_ID = "6000023"
+
+
+@dataclass(frozen=True)
+class CardFaceData:
+    """What the text and visual applications hold beyond :class:`TestHolder`.
+
+    Published test values (vectors/README.md), not anyone's: ``123456789018`` is the
+    widely printed sample My Number (valid check digit). With the holder's birth date
+    1980-02-17, expiry year 2035 and code 2285, 照合番号B is ``55021720352285``, the
+    example of card-reference §4.
+    """
+
+    my_number: str = "123456789018"
+    expiry: str = "20350217"
+    security_code: str = "2285"
+    text_pin: str = "5678"
+    municipality_code: str = "131016"
+
+
+DEFAULT_CARD_FACE = CardFaceData()
+
+
+@dataclass(frozen=True)
+class CardFaceImages:
+    """The card-face images: 1-bit PNGs and the JPEG 2000 photo."""
+
+    name: bytes = field(repr=False)
+    address: bytes = field(repr=False)
+    photo: bytes = field(repr=False)
+    security_code: bytes = field(repr=False)
+    my_number: bytes = field(repr=False)
+
+    #: File names in ``vectors/card-face/`` (made by vectors/make_card_face_images.py).
+    FILES: ClassVar[dict[str, str]] = {
+        "name": "name.png", "address": "address.png", "photo": "photo.jp2",
+        "security_code": "security-code.png", "my_number": "my-number.png",
+    }
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> CardFaceImages:
+        from pathlib import Path
+
+        base = Path(directory)
+        return cls(**{attr: (base / name).read_bytes() for attr, name in cls.FILES.items()})
+
+
+def _packaged_images() -> CardFaceImages | None:
+    from mynaid.emulator.profile import default_profile
+
+    try:
+        visual = default_profile().visual
+    except (OSError, ValueError, MynaidError):
+        return None
+    if visual is None:
+        return None
+    return CardFaceImages(visual.name_image, visual.address_image, visual.photo,
+                          visual.security_code_image, visual.my_number_image)
+
+
+@dataclass(frozen=True)
+class CardFacePki:
+    """The two applications' profile sections and the issuer keys that certified them."""
+
+    text: TextProfile
+    visual: VisualProfile
+    text_issuer_key: rsa.RSAPrivateKey = field(repr=False)
+    visual_issuer_key: rsa.RSAPrivateKey = field(repr=False)
+
+
+def generate_card_face(seed: bytes | None = None, *, holder: TestHolder = DEFAULT_HOLDER,
+                       data: CardFaceData = DEFAULT_CARD_FACE,
+                       images: CardFaceImages) -> CardFacePki:
+    """Text and visual profile sections with their keys and CV certificates.
+
+    Six keys, each from its own fork of the seed's stream (labels ``key/text-*`` and
+    ``key/visual-*``), so adding them left the JPKI keys and certificates unchanged:
+    per AP an issuer key (signs the CV certificate), a signing key (the key the CV
+    certificate certifies; signs the records) and the card's presence key.
+    """
+    from mynaid.emulator.textvisual import make_cv_certificate, make_key_id
+    from mynaid.era import birth_date_key, build_pin_b
+
+    rng = SeededRandom(seed) if seed is not None else SeededRandom.from_os()
+
+    def key(label: str) -> rsa.RSAPrivateKey:
+        if seed is None:
+            return rsa.generate_private_key(public_exponent=RSA_EXPONENT, key_size=2048)
+        return deterministic_rsa_key(rng.fork(f"key/{label}"))
+
+    birth = holder.birth[1:]  # EYYYYMMDD → YYYYMMDD
+    birth_date = datetime.date(int(birth[:4]), int(birth[4:6]), int(birth[6:]))
+    pin_b = build_pin_b(birth_date, int(data.expiry[:4]), data.security_code)
+    certs = {}
+    keys = {}
+    for ap, issuer_id in (("text", TEXT_ISSUER_ID), ("visual", VISUAL_ISSUER_ID)):
+        issuer, signer, card = key(f"{ap}-issuer"), key(f"{ap}-signer"), key(f"{ap}-card")
+        certs[ap] = make_cv_certificate(issuer, make_key_id(issuer_id, "001"),
+                                        make_key_id(issuer_id, "002"), signer.public_key())
+        keys[ap] = (issuer, signer, card)
+    text = TextProfile(
+        my_number=data.my_number, name=holder.name, address=holder.address, birth=birth,
+        sex=holder.sex, pin=data.text_pin, pin_b=pin_b, signing_key=keys["text"][1],
+        card_key=keys["text"][2], cv_certificate=certs["text"],
+    )
+    visual = VisualProfile(
+        my_number=data.my_number, birth=birth, sex=holder.sex, expiry=data.expiry,
+        security_code=data.security_code, pin_b=pin_b, birth_key=birth_date_key(birth_date),
+        name_image=images.name, address_image=images.address, photo=images.photo,
+        security_code_image=images.security_code, my_number_image=images.my_number,
+        municipality_code=data.municipality_code, signing_key=keys["visual"][1],
+        card_key=keys["visual"][2], cv_certificate=certs["visual"],
+    )
+    return CardFacePki(text, visual, keys["text"][0], keys["visual"][0])

@@ -1,5 +1,7 @@
 """One session class per card application."""
 
 from mynaid.sessions.jpki import JpkiSession
+from mynaid.sessions.text import TextSession
+from mynaid.sessions.visual import VisualSession
 
-__all__ = ["JpkiSession"]
+__all__ = ["JpkiSession", "TextSession", "VisualSession"]

@@ -1,0 +1,277 @@
+"""Integrity of the text and visual applications' data, and card-presence proofs.
+
+Three links (card-reference §5–6), each reported as its own :class:`Check`:
+
+1. the AP's CV certificate (EF 0004) is signed by an issuer key the caller trusts. The real
+   issuer keys belong to J-LIS and are not shipped: pass them with :func:`load_issuer_keys`
+   (the test card's are ``vectors/test-pki/{text,visual}-issuer.pem``). Without one, this
+   check is *skipped*, never passed;
+2. the record's signature verifies with the key in that CV certificate: text DF33 over
+   DF31‖DF32, visual DF28 over a DigestInfo of three SHA-256 digests;
+3. the signed digests match the data read: text DF31 = SHA-256(EF 0001), DF32 =
+   SHA-256(DF22..DF25); visual DF28's three digests are recomputed from the face record.
+
+A check that fails says why, naming the part that does not match. The expiry date (DF29) and
+the security-code image (DF2A) are outside the visual signature, so changes to them pass.
+
+A card-presence proof goes further: the visual face record carries the card's own public key
+(DF24), so once the record verifies, a fresh random challenge signed by the card
+(``80 2A 00 00``, no secret) shows that the card itself is present, not a copy of its data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from mynaid.errors import ParseError
+from mynaid.records import (
+    Attributes,
+    CardFace,
+    CvCertificate,
+    TextIntegrityRecord,
+)
+
+#: DigestInfo header of the visual signature: SHA-256's OID with a 96-byte digest (§6).
+FACE_DIGEST_INFO_PREFIX = bytes.fromhex("3071300D060960864801650304020105000460")
+#: Environment variable listing issuer public-key PEM files (``os.pathsep``-separated).
+ISSUER_KEYS_ENV = "MYNAID_ISSUER_KEYS"
+_FACE_PART_NAMES = (
+    "birth date, sex and card key (DF22-DF24)",
+    "name and address images (DF25-DF26)",
+    "photo (DF27)",
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's outcome: ``passed`` is True, False, or None when it could not be made."""
+
+    passed: bool | None
+    reason: str
+
+    @property
+    def skipped(self) -> bool:
+        return self.passed is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "reason": self.reason}
+
+
+def _ok(reason: str) -> Check:
+    return Check(True, reason)
+
+
+def _fail(reason: str) -> Check:
+    return Check(False, reason)
+
+
+def _skip(reason: str) -> Check:
+    return Check(None, reason)
+
+
+class IntegrityReport:
+    """Shared behaviour of the report dataclasses below (every field is a Check)."""
+
+    def checks(self) -> dict[str, Check]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+    @property
+    def ok(self) -> bool:
+        """True only when every check was made and passed (a skipped check is not a pass)."""
+        return all(c.passed is True for c in self.checks().values())
+
+    @property
+    def failed(self) -> list[str]:
+        """Names of the checks that failed."""
+        return [name for name, c in self.checks().items() if c.passed is False]
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: c.as_dict() for name, c in self.checks().items()}
+        out["ok"] = self.ok
+        return out
+
+
+@dataclass(frozen=True)
+class TextIntegrityReport(IntegrityReport):
+    """The text AP's checks."""
+
+    cv_certificate: Check
+    record_signature: Check
+    my_number_digest: Check
+    attributes_digest: Check
+
+
+@dataclass(frozen=True)
+class VisualIntegrityReport(IntegrityReport):
+    """The visual AP's checks."""
+
+    cv_certificate: Check
+    face_signature: Check
+
+
+@dataclass(frozen=True)
+class PresenceReport(IntegrityReport):
+    """A card-presence proof: the data's checks, then the card's signature of a challenge."""
+
+    cv_certificate: Check
+    face_signature: Check
+    challenge_signature: Check
+
+
+# --- issuer keys -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuerKey:
+    """A trusted CV-certificate issuer public key and where it came from."""
+
+    label: str
+    public_key: rsa.RSAPublicKey
+
+
+def load_issuer_key(path: str | os.PathLike[str]) -> IssuerKey:
+    """An issuer key from a PEM file: a public key (SPKI) or an X.509 certificate."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ParseError(f"cannot read issuer key {path}: {exc.strerror}") from exc
+    key: Any
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            key = x509.load_pem_x509_certificate(data).public_key()
+        else:
+            key = serialization.load_pem_public_key(data)
+    except ValueError as exc:
+        raise ParseError(f"{path} is not a PEM public key or certificate") from exc
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ParseError(f"{path}: issuer keys are RSA keys")
+    return IssuerKey(path.name, key)
+
+
+def load_issuer_keys(paths: Iterable[str | os.PathLike[str]] = (), *,
+                     use_env: bool = True) -> list[IssuerKey]:
+    """Issuer keys from ``paths`` and, with ``use_env``, from ``$MYNAID_ISSUER_KEYS``."""
+    all_paths: list[str | os.PathLike[str]] = list(paths)
+    if use_env:
+        all_paths += [p for p in os.environ.get(ISSUER_KEYS_ENV, "").split(os.pathsep) if p]
+    return [load_issuer_key(p) for p in all_paths]
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+
+def _pkcs1_sha256(key: rsa.RSAPublicKey, signature: bytes, message: bytes) -> bool:
+    try:
+        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def check_cv_certificate(cert: CvCertificate, issuer_keys: Sequence[IssuerKey]) -> Check:
+    """Is the CV certificate signed (PKCS#1 v1.5, SHA-256 over its body) by a trusted key?"""
+    issuer = str(cert.issuer_key_id)
+    if not issuer_keys:
+        return _skip(f"no issuer public key configured for issuer {issuer} "
+                     "(the J-LIS keys are not shipped; see --issuer-key)")
+    for key in issuer_keys:
+        if _pkcs1_sha256(key.public_key, cert.signature, cert.body):
+            return _ok(f"signed by issuer {issuer} with the configured key {key.label}")
+    return _fail(f"the CV certificate (issuer {issuer}) is not signed by any configured "
+                 "issuer key")
+
+
+def _digest_check(expected: bytes, data: bytes | None, what: str, missing: str) -> Check:
+    if data is None:
+        return _skip(missing)
+    if hmac.compare_digest(expected, hashlib.sha256(data).digest()):
+        return _ok(f"{what} matches its digest in the signed record")
+    return _fail(f"{what} does not match its digest in the signed record")
+
+
+def check_text(record: TextIntegrityRecord, cert: CvCertificate,
+               issuer_keys: Sequence[IssuerKey], *, my_number_ef: bytes | None,
+               attributes: Attributes | None) -> TextIntegrityReport:
+    """The text AP's four checks.
+
+    ``my_number_ef`` is EF 0001 as read (all 17 bytes, filler included: DF31 covers them);
+    None when the credential did not open it, and likewise ``attributes``: their checks are
+    then skipped with the reason.
+    """
+    if _pkcs1_sha256(cert.public_key, record.signature, record.signed_data):
+        signature = _ok("DF33 verifies over DF31 and DF32 with the CV certificate's key")
+    else:
+        signature = _fail("DF33 does not verify over DF31 and DF32 with the CV "
+                          "certificate's key (the record or the certificate was altered)")
+    return TextIntegrityReport(
+        cv_certificate=check_cv_certificate(cert, issuer_keys),
+        record_signature=signature,
+        my_number_digest=_digest_check(
+            record.my_number_digest, my_number_ef, "the My Number EF (0001)",
+            "EF 0001 was not read (it needs the PIN or 照合番号A)"),
+        attributes_digest=_digest_check(
+            record.attributes_digest, attributes.covered if attributes else None,
+            "the attributes DF22-DF25 (EF 0002)",
+            "EF 0002 was not read (it needs the PIN or 照合番号B)"),
+    )
+
+
+def face_digest_info(face: CardFace) -> bytes:
+    """The DigestInfo DF28 should sign, recomputed from the face record as read."""
+    return FACE_DIGEST_INFO_PREFIX + b"".join(
+        hashlib.sha256(part).digest() for part in face.signed_parts)
+
+
+def check_face_signature(face: CardFace, cert: CvCertificate) -> Check:
+    """DF28: PKCS#1 v1.5 over the 96-byte DigestInfo, by the CV certificate's key."""
+    try:
+        recovered = cert.public_key.recover_data_from_signature(
+            face.signature, padding.PKCS1v15(), None)
+    except (InvalidSignature, ValueError):
+        return _fail("DF28 is not a signature by the CV certificate's key (the signature or "
+                     "the certificate was altered)")
+    expected = face_digest_info(face)
+    if hmac.compare_digest(recovered, expected):
+        return _ok("DF28 verifies over DF22-DF27 with the CV certificate's key")
+    if recovered[: len(FACE_DIGEST_INFO_PREFIX)] != FACE_DIGEST_INFO_PREFIX \
+            or len(recovered) != len(expected):
+        return _fail("DF28 signs a DigestInfo of another form than SHA-256 x 3")
+    start = len(FACE_DIGEST_INFO_PREFIX)
+    changed = [name for i, name in enumerate(_FACE_PART_NAMES)
+               if recovered[start + 32 * i : start + 32 * (i + 1)]
+               != expected[start + 32 * i : start + 32 * (i + 1)]]
+    return _fail("the data differs from what DF28 signs: " + "; ".join(changed))
+
+
+def check_visual(face: CardFace, cert: CvCertificate,
+                 issuer_keys: Sequence[IssuerKey]) -> VisualIntegrityReport:
+    """The visual AP's checks (DF29 expiry and DF2A security-code image are not covered)."""
+    return VisualIntegrityReport(check_cv_certificate(cert, issuer_keys),
+                                 check_face_signature(face, cert))
+
+
+def challenge_digest_info(challenge: bytes) -> bytes:
+    """The SHA-256 DigestInfo of ``challenge`` that the card is asked to sign."""
+    from mynaid.cardspec import DIGEST_INFO_PREFIXES
+
+    return DIGEST_INFO_PREFIXES["sha256"] + hashlib.sha256(challenge).digest()
+
+
+def check_challenge(key: rsa.RSAPublicKey, challenge: bytes, signature: bytes) -> Check:
+    """Did the card's key sign the SHA-256 DigestInfo of ``challenge``?"""
+    if _pkcs1_sha256(key, signature, challenge):
+        return _ok("the card signed the fresh challenge with the key in its signed record")
+    return _fail("the challenge's signature does not verify with the card key in the "
+                 "signed record: the data may come from another card or a copy")

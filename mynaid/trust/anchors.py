@@ -1,0 +1,158 @@
+"""Trust anchors: the pinned J-LIS roots plus roots the user supplies.
+
+JPKI roots are not in any operating-system trust store, and a card carries its own issuing
+CA certificate (EF 0002 / 000B) that anyone could have written. So trust is decided by
+fingerprint, never by name: a CA certificate (from the card, from a CMS signature, or from a
+file) becomes an anchor only when the SHA-256 fingerprint of its DER is pinned here
+(card-reference §7) or it was supplied explicitly by the user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from mynaid.errors import ParseError
+
+__all__ = [
+    "JLIS_ROOTS",
+    "PinnedRoot",
+    "TrustStore",
+    "fingerprint",
+    "load_certificates",
+]
+
+
+@dataclass(frozen=True)
+class PinnedRoot:
+    """A J-LIS root generation known by the SHA-256 fingerprint of its DER."""
+
+    label: str
+    purpose: str  # "auth" or "sign"
+    valid_from: str
+    valid_to: str
+    sha256: bytes
+
+
+def _fp(text: str) -> bytes:
+    return bytes.fromhex(text.replace(":", ""))
+
+
+#: The JPKI roots of card-reference §7 (the 2019 generation is not confirmed, so not pinned).
+JLIS_ROOTS: tuple[PinnedRoot, ...] = (
+    PinnedRoot("auth_ca_2015", "auth", "2015-10-20", "2025-10-19", _fp(
+        "4D:CF:C4:CA:0A:AF:9F:B2:A3:08:1B:3F:0C:99:1C:32:0B:3A:CC:00:86:67:A3:41:EE:AE:C5:AF:1D:58:CA:7D")),
+    PinnedRoot("auth_ca_2023", "auth", "2023-07-16", "2033-07-15", _fp(
+        "64:11:4F:29:62:0C:24:ED:26:31:D4:64:76:A0:40:E7:EE:74:0D:95:60:89:C0:0B:03:6A:6A:81:18:C3:22:B5")),
+    PinnedRoot("sign_ca_2015", "sign", "2015-10-20", "2025-10-19", _fp(
+        "19:64:54:05:A1:FE:14:37:74:34:BD:55:95:76:28:AC:40:38:55:7C:54:24:03:A2:24:3F:21:C7:06:FC:93:55")),
+    PinnedRoot("sign_ca_2023", "sign", "2023-07-16", "2033-07-15", _fp(
+        "D2:27:F6:CD:E1:1D:35:C5:25:21:78:F1:06:F8:43:D2:46:51:94:49:75:41:3B:53:9F:A2:FB:68:DB:FA:36:5F")),
+)
+
+
+def fingerprint(cert: x509.Certificate) -> bytes:
+    """SHA-256 over the certificate's DER (what §7 pins)."""
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest()
+
+
+_PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
+
+
+def load_certificates(data: bytes, *, source: str = "input") -> list[x509.Certificate]:
+    """Every certificate in ``data``: one DER certificate, or any number of PEM blocks."""
+    try:
+        if _PEM_MARKER in data:
+            return x509.load_pem_x509_certificates(data)
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError as exc:
+        raise ParseError(f"{source}: not a PEM or DER X.509 certificate") from exc
+
+
+#: File names read from an anchor folder (as OpenSSL's c_rehash does, plus .der).
+_CERT_SUFFIXES = frozenset({".pem", ".crt", ".cer", ".der"})
+
+
+@dataclass
+class TrustStore:
+    """The anchors a path may end in.
+
+    ``pinned`` holds fingerprints that are trusted whenever a certificate with that
+    fingerprint turns up (the card's CA certificate, a certificate embedded in a signature);
+    ``anchors`` holds certificates the user supplied, trusted as they are. The default store
+    pins the J-LIS roots and has no certificates.
+    """
+
+    pinned: set[bytes] = field(default_factory=set)
+    anchors: list[x509.Certificate] = field(default_factory=list)
+
+    @classmethod
+    def jpki(cls) -> TrustStore:
+        """The pinned J-LIS roots only (what production verification needs)."""
+        return cls(pinned={root.sha256 for root in JLIS_ROOTS})
+
+    @classmethod
+    def empty(cls) -> TrustStore:
+        """No anchors at all (tests and closed deployments start here)."""
+        return cls()
+
+    def add_certificate(self, cert: x509.Certificate) -> None:
+        """Trust ``cert`` as an anchor (it is also pinned by fingerprint)."""
+        fp = fingerprint(cert)
+        if fp not in {fingerprint(a) for a in self.anchors}:
+            self.anchors.append(cert)
+        self.pinned.add(fp)
+
+    def add_file(self, path: str | Path) -> int:
+        """Trust every certificate in a PEM or DER file; returns how many were added."""
+        p = Path(path)
+        certs = load_certificates(p.read_bytes(), source=str(p))
+        for cert in certs:
+            self.add_certificate(cert)
+        return len(certs)
+
+    def add_path(self, path: str | Path) -> int:
+        """Trust a file, or every certificate file (``.pem/.crt/.cer/.der``) in a folder
+        (not recursive; PEM files holding no certificate, such as keys, are skipped)."""
+        p = Path(path)
+        if not p.is_dir():
+            return self.add_file(p)
+        added = 0
+        for child in sorted(p.iterdir()):
+            if not child.is_file() or child.suffix.lower() not in _CERT_SUFFIXES:
+                continue
+            data = child.read_bytes()
+            if b"-----BEGIN" in data and _PEM_MARKER not in data:
+                continue  # a key or CRL next to the certificates (as c_rehash skips them)
+            added += self.add_file(child)
+        return added
+
+    def pin(self, sha256: bytes) -> None:
+        """Trust any certificate whose DER has this SHA-256 fingerprint."""
+        if len(sha256) != 32:
+            raise ValueError("a SHA-256 fingerprint is 32 bytes")
+        self.pinned.add(sha256)
+
+    def is_anchor(self, cert: x509.Certificate) -> bool:
+        """Whether ``cert`` is trusted as an anchor (by fingerprint)."""
+        return fingerprint(cert) in self.pinned
+
+    def anchors_among(self, candidates: Iterable[x509.Certificate]) -> Iterator[x509.Certificate]:
+        """The supplied anchors, then any pinned certificates among ``candidates``."""
+        seen: set[bytes] = set()
+        for cert in [*self.anchors, *candidates]:
+            fp = fingerprint(cert)
+            if fp in self.pinned and fp not in seen:
+                seen.add(fp)
+                yield cert
+
+
+def pinned_root(cert: x509.Certificate) -> PinnedRoot | None:
+    """The J-LIS root generation ``cert`` is, if it is one."""
+    fp = fingerprint(cert)
+    return next((root for root in JLIS_ROOTS if root.sha256 == fp), None)
