@@ -158,13 +158,17 @@ class AuthResult:
 
 
 def respond(protocol: CardProtocol, nonce: bytes, auth_pin: str, *,
-            context: str = DEFAULT_CONTEXT, force: bool = False) -> ChallengeResponse:
-    """Sign a verifier's nonce with the card's auth key (uses the auth PIN, guarded)."""
+            context: str = DEFAULT_CONTEXT, force: bool = False,
+            reserve: int | None = None) -> ChallengeResponse:
+    """Sign a verifier's nonce with the card's auth key (uses the auth PIN, guarded).
+
+    ``reserve``: tries the lockout guard keeps for the auth PIN (default 1).
+    """
     from mynaid.cardspec import CertificateSlot
     from mynaid.sessions.jpki import JpkiSession
 
     message = signed_message(context, nonce)  # validates sizes before any APDU
-    session = JpkiSession(protocol)
+    session = JpkiSession(protocol, {"auth-pin": reserve} if reserve is not None else None)
     with session.transaction():
         certificate = session.read_certificate(CertificateSlot.AUTH)
         ca_certificate = session.read_certificate(CertificateSlot.AUTH_CA)

@@ -120,5 +120,13 @@ class LockoutGuardError(MynaidError):
         self.tries_left = tries_left
 
 
+class VerificationFailedError(MynaidError):
+    """A signature, certificate path, integrity record or face did not verify (exit 6).
+
+    Subclassed by :class:`mynaid.trust.errors.VerificationError` (with a reason code),
+    :class:`mynaid.face.errors.FaceVerificationError` and the kiosk's outcome error.
+    """
+
+
 class DependencyMissingError(MynaidError):
     """An optional dependency (an extra such as ``mynaid[pcsc]``) is not installed."""

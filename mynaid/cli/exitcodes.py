@@ -5,8 +5,6 @@ from __future__ import annotations
 import enum
 
 from mynaid import errors
-from mynaid.face.errors import FaceVerificationError
-from mynaid.trust.errors import VerificationError
 
 
 class ExitCode(enum.IntEnum):
@@ -29,8 +27,7 @@ _MAPPING: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (errors.NoCardError, ExitCode.NO_CARD),
     (errors.CardRemovedError, ExitCode.NO_CARD),
     (errors.InvalidSecretError, ExitCode.USAGE),
-    (VerificationError, ExitCode.VERIFICATION_FAILED),
-    (FaceVerificationError, ExitCode.VERIFICATION_FAILED),
+    (errors.VerificationFailedError, ExitCode.VERIFICATION_FAILED),
 )
 
 

@@ -317,6 +317,7 @@ FEATURE_MODULES = (
     "mynaid.cli.trust",
     "mynaid.cli.diag",
     "mynaid.cli.face",
+    "mynaid.cli.kiosk",
 )
 
 

@@ -33,7 +33,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mynaid.cardspec import (
@@ -44,6 +43,7 @@ from mynaid.cardspec import (
     VISUAL_PIN_A,
     VISUAL_PIN_B,
 )
+from mynaid.emulator.keys import key_to_pem, load_private_key
 from mynaid.errors import InvalidSecretError, MynaidError, ParseError
 
 _DIGITS = {n: re.compile(f"[0-9]{{{n}}}") for n in (4, 6, 8, 12, 14)}
@@ -61,23 +61,6 @@ def _unb64(text: object, what: str) -> bytes:
         return base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
         raise ParseError(f"profile field {what} is not base64") from exc
-
-
-def _key_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode("ascii")
-
-
-def _load_key(pem: object, what: str) -> rsa.RSAPrivateKey:
-    if not isinstance(pem, str):
-        raise ParseError(f"profile field {what} must be a PEM string")
-    try:
-        key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
-    except (ValueError, TypeError) as exc:
-        raise ParseError(f"profile field {what} is not an unencrypted PEM key") from exc
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ParseError(f"profile field {what} must be an RSA key")
-    return key
 
 
 def _check(value: str, digits: int, what: str) -> None:
@@ -160,7 +143,7 @@ class TextProfile:
             "my_number": self.my_number, "name": self.name, "address": self.address,
             "birth": self.birth, "sex": self.sex, "pin": self.pin, "pin_b": self.pin_b,
             "tries": dict(self.tries),
-            "signing_key": _key_pem(self.signing_key), "card_key": _key_pem(self.card_key),
+            "signing_key": key_to_pem(self.signing_key), "card_key": key_to_pem(self.card_key),
             "cv_certificate": _b64(self.cv_certificate),
         }
 
@@ -177,8 +160,8 @@ class TextProfile:
                 my_number=str(obj["my_number"]), name=str(obj["name"]),
                 address=str(obj["address"]), birth=str(obj["birth"]), sex=str(obj["sex"]),
                 pin=str(obj["pin"]), pin_b=str(pin_b),
-                signing_key=_load_key(obj["signing_key"], "text.signing_key"),
-                card_key=_load_key(obj["card_key"], "text.card_key"),
+                signing_key=load_private_key(obj["signing_key"], "text.signing_key"),
+                card_key=load_private_key(obj["card_key"], "text.card_key"),
                 cv_certificate=_unb64(obj["cv_certificate"], "text.cv_certificate"),
                 tries=_tries(obj, TEXT_TRIES),
             )
@@ -239,7 +222,7 @@ class VisualProfile:
             "photo": _b64(self.photo), "security_code_image": _b64(self.security_code_image),
             "my_number_image": _b64(self.my_number_image),
             "municipality_code": self.municipality_code,
-            "signing_key": _key_pem(self.signing_key), "card_key": _key_pem(self.card_key),
+            "signing_key": key_to_pem(self.signing_key), "card_key": key_to_pem(self.card_key),
             "cv_certificate": _b64(self.cv_certificate),
         }
 
@@ -275,8 +258,8 @@ class VisualProfile:
                                            "visual.security_code_image"),
                 my_number_image=_unb64(obj["my_number_image"], "visual.my_number_image"),
                 municipality_code=str(obj["municipality_code"]),
-                signing_key=_load_key(obj["signing_key"], "visual.signing_key"),
-                card_key=_load_key(obj["card_key"], "visual.card_key"),
+                signing_key=load_private_key(obj["signing_key"], "visual.signing_key"),
+                card_key=load_private_key(obj["card_key"], "visual.card_key"),
                 cv_certificate=_unb64(obj["cv_certificate"], "visual.cv_certificate"),
                 tries=_tries(obj, VISUAL_TRIES),
             )

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mynaid.emulator.faceprofile import TextProfile, VisualProfile
+from mynaid.emulator.keys import key_to_pem, load_private_key
 from mynaid.errors import ParseError
 
 PROFILE_FORMAT = "mynaid-card-profile"
@@ -48,31 +49,12 @@ def _der_to_pem_cert(der: bytes) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
-def _load_key(pem: str) -> rsa.RSAPrivateKey:
-    try:
-        key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
-    except ValueError as exc:
-        raise ParseError(f"profile key is not an unencrypted PEM key: {exc}") from exc
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ParseError("profile keys must be RSA keys")
-    return key
-
-
 def _tries(value: Any) -> int:
     """A maximum try count: 1..15, the range the x of ``63 Cx`` can report."""
     tries = int(value)
     if not 1 <= tries <= 15:
         raise ValueError(f"tries must be 1..15, got {tries}")
     return tries
-
-
-def key_to_pem(key: rsa.RSAPrivateKey) -> str:
-    """PKCS#8 PEM of a key (deterministic for a given key)."""
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -118,10 +100,10 @@ class JpkiProfile:
                 auth_pin_tries=_tries(obj.get("auth_pin_tries", 3)),
                 sign_password_tries=_tries(obj.get("sign_password_tries", 5)),
                 auth_cert=_pem_to_der_cert(obj["auth_cert"]),
-                auth_key=_load_key(obj["auth_key"]),
+                auth_key=load_private_key(obj["auth_key"], "jpki.auth_key"),
                 auth_ca_cert=_pem_to_der_cert(obj["auth_ca_cert"]),
                 sign_cert=_pem_to_der_cert(sign_cert) if sign_cert else None,
-                sign_key=_load_key(sign_key) if sign_key else None,
+                sign_key=load_private_key(sign_key, "jpki.sign_key") if sign_key else None,
                 sign_ca_cert=_pem_to_der_cert(obj["sign_ca_cert"]),
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mynaid.errors import MynaidError, ParseError
+from mynaid.errors import MynaidError, ParseError, VerificationFailedError
 
 if TYPE_CHECKING:
     from mynaid.face.models import MatchResult
 
 
-class FaceVerificationError(MynaidError):
+class FaceVerificationError(VerificationFailedError):
     """The face did not match the card photo, or could not be checked (CLI exit code 6).
 
     ``result`` is the full :class:`~mynaid.face.models.MatchResult` (no image data).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 
-from mynaid.errors import MynaidError
+from mynaid.errors import VerificationFailedError
 
 __all__ = ["Reason", "VerificationError"]
 
@@ -98,7 +98,7 @@ class Reason(str, enum.Enum):
     """The response names another verifier context than this one."""
 
 
-class VerificationError(MynaidError):
+class VerificationError(VerificationFailedError):
     """A signature, certificate or challenge failed verification (CLI exit code 6).
 
     ``reason`` is the stable code; ``subject`` names what failed (``"certificate 0"`` for

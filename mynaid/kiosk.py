@@ -1,0 +1,476 @@
+"""The clinic kiosk flow: identify a patient with the card, by face or PIN, then consent.
+
+This mirrors the face-authentication card readers of Japanese clinics and pharmacies for the
+online insurance eligibility check (オンライン資格確認):
+
+1. the patient places the card (the auth certificate, readable without a PIN, identifies
+   them to the eligibility check);
+2. chooses face or PIN;
+3. face: the visual application is opened with 照合番号B (real readers OCR it from the card
+   face; here the UI supplies it), never with the PIN, and the card photo is compared with
+   the camera; after ``face_attempts`` failures the PIN is offered. PIN: the 4-digit auth PIN,
+   under the lockout guard; with a verifier's challenge, the card signs it in the same
+   transaction. Staff can switch to visual confirmation (目視確認) at any choice;
+4. consent to share past health-check information, asked of patients aged 40 and over
+   (and, by default, when the age is unknown, as on the PIN route);
+5. done: an :class:`Outcome` for the eligibility check.
+
+The flow is a plain state machine: the UI (:class:`KioskUI`), the card (:class:`KioskCard`),
+the face route (:class:`FaceRoute`) and the clock are injected, so kiosk software drives
+it and tests replace any part. The outcome holds no photo and no My Number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mynaid.errors import (
+    CardRemovedError,
+    InvalidSecretError,
+    LockoutGuardError,
+    MynaidError,
+    NoCardError,
+    PinBlockedError,
+    VerificationFailedError,
+    WrongPinError,
+)
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from mynaid.challenge import ChallengeResponse
+    from mynaid.protocol import CardProtocol
+
+
+class Method(enum.Enum):
+    FACE = "face"
+    PIN = "pin"
+    VISUAL = "visual"  # 目視確認: staff compare the patient with the card face
+
+
+class Step(enum.Enum):
+    CARD = "card"
+    METHOD = "method"
+    FACE = "face"
+    PIN = "pin"
+    VISUAL = "visual"
+    CONSENT = "consent"
+    DONE = "done"
+
+
+class Result(enum.Enum):
+    VERIFIED = "verified"
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # no method succeeded and none is left
+    CARD_REMOVED = "card-removed"
+    TIMED_OUT = "timed-out"
+    PIN_BLOCKED = "pin-blocked"
+    REFUSED_BY_GUARD = "refused-by-guard"  # one try left: the patient must see staff
+
+
+class CardPhotoUnusableError(MynaidError):
+    """The card photo holds no face the matcher can use: the face route is not possible."""
+
+
+class KioskNotVerifiedError(VerificationFailedError):
+    """No identification method succeeded (the CLI's exit code 6)."""
+
+
+class KioskTimeout(MynaidError):
+    """Raised by a UI callback whose user did not answer in time."""
+
+    def __init__(self, message: str = "no answer in time") -> None:
+        super().__init__(message)
+
+
+# --- what the flow is given ------------------------------------------------------------------
+
+
+class KioskUI(Protocol):
+    """The screens. Callbacks may raise :class:`KioskTimeout`."""
+
+    def show(self, step: Step, message: str) -> None:
+        """Display a message for a step (progress, errors, instructions)."""
+
+    def choose_method(self, offered: tuple[Method, ...]) -> Method | None:
+        """The patient's (or staff's, for VISUAL) choice; None cancels."""
+
+    def collation_b(self) -> str:
+        """照合番号B for the visual application (birth date, expiry year, security code)."""
+
+    def pin(self, tries_left: int) -> str:
+        """The 4-digit auth PIN."""
+
+    def consent(self) -> bool:
+        """Consent to share past health-check information."""
+
+    def staff_confirms(self) -> bool:
+        """Staff have compared the patient with the card face and confirm."""
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """What the face route learns from the visual application (no photo kept)."""
+
+    birth_date: dt.date | None
+
+
+class KioskCard(Protocol):
+    """The card, as the flow uses it."""
+
+    def auth_certificate(self) -> x509.Certificate:
+        """The user-authentication certificate (no PIN needed)."""
+
+    def card_photo(self, collation_b: str) -> tuple[bytes, CardFacts]:
+        """The card-face photo and birth date, after 照合番号B (guarded)."""
+
+    def verify_pin(self, pin: str, challenge: bytes | None) -> ChallengeResponse | None:
+        """Verify the auth PIN (guarded); with a challenge, sign it in the same transaction."""
+
+    def ensure_present(self) -> None:
+        """Raise :class:`CardRemovedError` / :class:`NoCardError` when the card is gone."""
+
+
+@dataclass(frozen=True)
+class FaceAttempt:
+    """One comparison: the decision and a line for the screen (no image kept)."""
+
+    match: bool
+    detail: str
+    distance: float | None = None
+
+
+class FaceRoute(Protocol):
+    """Compares the card photo with the camera."""
+
+    def enroll(self, card_photo: bytes) -> Any:
+        """Prepare the card photo (raises :class:`MynaidError` when it holds no usable face)."""
+
+    def attempt(self, reference: Any) -> FaceAttempt:
+        """Capture a short burst, pick the best frame, compare it with the reference."""
+
+
+@dataclass(frozen=True)
+class KioskConfig:
+    face_attempts: int = 3
+    consent_age: int = 40
+    ask_consent_if_age_unknown: bool = True
+    #: Seconds a step may take (measured with the injected clock); 0 disables.
+    step_timeout: float = 120.0
+    allow_visual_confirmation: bool = True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The record passed on to the eligibility check. Holds no photo and no My Number."""
+
+    result: Result
+    method: Method | None
+    face_attempts: int
+    pin_attempts: int
+    auth_serial: str | None
+    auth_issuer: str | None
+    auth_certificate_der: bytes | None = field(repr=False)
+    consent: bool | None
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    steps: tuple[tuple[Step, dt.datetime], ...] = field(repr=False)
+    message: str = ""
+    challenge_response: ChallengeResponse | None = field(default=None, repr=False)
+
+    @property
+    def verified(self) -> bool:
+        return self.result is Result.VERIFIED
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "result": self.result.value,
+            "method": self.method.value if self.method else None,
+            "face_attempts": self.face_attempts,
+            "pin_attempts": self.pin_attempts,
+            "auth_serial": self.auth_serial,
+            "auth_issuer": self.auth_issuer,
+            "consent": self.consent,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "steps": [[step.value, at.isoformat()] for step, at in self.steps],
+            "message": self.message,
+        }
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def age_on(birth: dt.date, today: dt.date) -> int:
+    """Completed years of age on ``today``."""
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+class _Finish(Exception):
+    def __init__(self, result: Result, message: str) -> None:
+        super().__init__(message)
+        self.result = result
+        self.message = message
+
+
+class KioskFlow:
+    """One patient's pass through the kiosk. Call :meth:`run` once."""
+
+    def __init__(self, card: KioskCard, ui: KioskUI, face: FaceRoute | None = None, *,
+                 config: KioskConfig | None = None, challenge: bytes | None = None,
+                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
+        self.card = card
+        self.ui = ui
+        self.face = face
+        self.config = config or KioskConfig()
+        self.challenge = challenge
+        self.clock = clock
+        self._steps: list[tuple[Step, dt.datetime]] = []
+        self._step_started = clock()
+        self.method: Method | None = None
+        self.face_attempts = 0
+        self.pin_attempts = 0
+        self.consent: bool | None = None
+        self.birth_date: dt.date | None = None
+        self.response: ChallengeResponse | None = None
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _enter(self, step: Step) -> None:
+        self._step_started = self.clock()
+        self._steps.append((step, self._step_started))
+
+    def _ask(self, call: Callable[[], Any]) -> Any:
+        """Run a UI callback; an answer later than the step's deadline is a timeout."""
+        answer = call()
+        limit = self.config.step_timeout
+        if limit and (self.clock() - self._step_started).total_seconds() > limit:
+            raise KioskTimeout(f"no answer within {limit:g} s")
+        return answer
+
+    def _offered(self, *methods: Method) -> tuple[Method, ...]:
+        allowed = [m for m in methods
+                   if (m is not Method.FACE or self.face is not None)
+                   and (m is not Method.VISUAL or self.config.allow_visual_confirmation)]
+        return tuple(allowed)
+
+    def _choose(self, *methods: Method) -> Method:
+        offered = self._offered(*methods)
+        if not offered:
+            raise _Finish(Result.FAILED, "no identification method is left")
+        self._enter(Step.METHOD)
+        choice = self._ask(lambda: self.ui.choose_method(offered))
+        if choice is None:
+            raise _Finish(Result.CANCELLED, "cancelled")
+        if choice not in offered:
+            raise ValueError(f"{choice} was not offered")
+        self.method = choice
+        return choice  # type: ignore[no-any-return]
+
+    # --- the flow ---------------------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        started = self.clock()
+        serial = issuer = None
+        cert_der: bytes | None = None
+        result, message = Result.VERIFIED, "verified"
+        try:
+            self._enter(Step.CARD)
+            cert = self.card.auth_certificate()
+            from cryptography.hazmat.primitives.serialization import Encoding
+
+            serial = format(cert.serial_number, "X")
+            issuer = cert.issuer.rfc4514_string()
+            cert_der = cert.public_bytes(Encoding.DER)
+            self.ui.show(Step.CARD, "card read")
+            self._identify()
+            self._ask_consent()
+            self._enter(Step.DONE)
+            self.ui.show(Step.DONE, "done: thank you")
+        except _Finish as finish:
+            result, message = finish.result, finish.message
+        except (CardRemovedError, NoCardError):
+            result, message = Result.CARD_REMOVED, "the card was removed"
+        except KioskTimeout as exc:
+            result, message = Result.TIMED_OUT, exc.message
+        if result is not Result.VERIFIED:
+            self.ui.show(self._steps[-1][0] if self._steps else Step.CARD, message)
+        return Outcome(result, self.method, self.face_attempts, self.pin_attempts, serial,
+                       issuer, cert_der, self.consent, started, self.clock(),
+                       tuple(self._steps), message, self.response)
+
+    def _identify(self) -> None:
+        method = self._choose(Method.FACE, Method.PIN, Method.VISUAL)
+        while True:
+            if method is Method.FACE:
+                if self._face_route():
+                    return
+                self.ui.show(Step.FACE, "face not confirmed: please use your PIN")
+                method = self._choose(Method.PIN, Method.VISUAL)
+            elif method is Method.PIN:
+                self._pin_route()
+                return
+            else:
+                self._visual_route()
+                return
+
+    def _face_route(self) -> bool:
+        assert self.face is not None
+        self._enter(Step.FACE)
+        code = self._ask(self.ui.collation_b)
+        try:
+            photo, facts = self.card.card_photo(code)
+        except (InvalidSecretError, WrongPinError, LockoutGuardError, PinBlockedError) as exc:
+            # A wrong 照合番号B is the kiosk's (or OCR's) mistake, not the patient's face.
+            self.ui.show(Step.FACE, f"the card face could not be opened: {exc.message}")
+            return False
+        self.birth_date = facts.birth_date
+        try:
+            reference = self.face.enroll(photo)
+        except MynaidError as exc:
+            self.ui.show(Step.FACE, f"the card photo cannot be used: {exc.message}")
+            return False
+        finally:
+            del photo  # the photo is not kept beyond enrolment
+        for _ in range(self.config.face_attempts):
+            self.card.ensure_present()
+            self.face_attempts += 1
+            attempt = self._ask(lambda: self.face.attempt(reference))  # type: ignore[union-attr]
+            if attempt.match:
+                self.ui.show(Step.FACE, "face confirmed")
+                return True
+            self.ui.show(Step.FACE, attempt.detail)
+        return False
+
+    def _pin_route(self) -> None:
+        self._enter(Step.PIN)
+        tries_left = 3
+        while True:
+            self.card.ensure_present()
+            pin = self._ask(functools.partial(self.ui.pin, tries_left))
+            self.pin_attempts += 1
+            try:
+                self.response = self.card.verify_pin(pin, self.challenge)
+            except InvalidSecretError as exc:
+                self.pin_attempts -= 1  # nothing was sent
+                self.ui.show(Step.PIN, exc.message)
+                continue
+            except WrongPinError as exc:
+                tries_left = exc.tries_left
+                self.ui.show(Step.PIN, f"wrong PIN: {tries_left} tries left")
+                continue
+            except LockoutGuardError:
+                self.pin_attempts -= 1  # refused before sending
+                self.ui.show(Step.PIN, "one try left: please ask the staff")
+                self._after_pin_refused(Result.REFUSED_BY_GUARD,
+                                        "the PIN has one try left; not attempted")
+                return
+            except PinBlockedError:
+                self._after_pin_refused(Result.PIN_BLOCKED,
+                                        "the PIN is blocked (reset at the municipal office)")
+                return
+            self.ui.show(Step.PIN, "PIN confirmed")
+            return
+
+    def _after_pin_refused(self, result: Result, message: str) -> None:
+        if not self._offered(Method.VISUAL):
+            raise _Finish(result, message)
+        try:
+            self._choose(Method.VISUAL)
+        except _Finish:
+            raise _Finish(result, message) from None
+        self._visual_route()
+
+    def _visual_route(self) -> None:
+        self._enter(Step.VISUAL)
+        if not self._ask(self.ui.staff_confirms):
+            raise _Finish(Result.FAILED, "staff did not confirm the patient")
+
+    def _ask_consent(self) -> None:
+        self.card.ensure_present()
+        today = self.clock().date()
+        if self.birth_date is None:
+            needed = self.config.ask_consent_if_age_unknown
+        else:
+            needed = age_on(self.birth_date, today) >= self.config.consent_age
+        if not needed:
+            return
+        self._enter(Step.CONSENT)
+        self.consent = bool(self._ask(self.ui.consent))
+
+
+# --- the real card and camera behind the protocols ---------------------------------------------
+
+
+class SessionKioskCard:
+    """:class:`KioskCard` over a :class:`CardProtocol` (PC/SC or the emulator)."""
+
+    def __init__(self, protocol: CardProtocol, *, pin_reserve: int = 1,
+                 context: str | None = None) -> None:
+        self.protocol = protocol
+        self.pin_reserve = pin_reserve
+        self.context = context
+
+    def auth_certificate(self) -> x509.Certificate:
+        from mynaid.cardspec import CertificateSlot
+        from mynaid.sessions.jpki import JpkiSession
+
+        return JpkiSession(self.protocol).read_certificate(CertificateSlot.AUTH)
+
+    def card_photo(self, collation_b: str) -> tuple[bytes, CardFacts]:
+        from mynaid.sessions.visual import VisualSession
+
+        face = VisualSession(self.protocol).face(collation_b, "pin-b")
+        return face.photo, CardFacts(face.birth)
+
+    def verify_pin(self, pin: str, challenge: bytes | None) -> ChallengeResponse | None:
+        from mynaid.cardspec import AUTH_PIN
+        from mynaid.sessions.jpki import JpkiSession
+
+        if challenge is None:
+            JpkiSession(self.protocol, {AUTH_PIN.name: self.pin_reserve}).verify(AUTH_PIN, pin)
+            return None
+        from mynaid.challenge import DEFAULT_CONTEXT, respond
+
+        return respond(self.protocol, challenge, pin, context=self.context or DEFAULT_CONTEXT,
+                       reserve=self.pin_reserve)
+
+    def ensure_present(self) -> None:
+        from mynaid.cardspec import Aid
+
+        # Any APDU reaches the card only if it is there; SELECT of the JPKI AP is harmless
+        # here (no PIN is held between steps).
+        self.protocol.select_application(Aid.JPKI.value)
+
+
+class CameraFaceRoute:
+    """:class:`FaceRoute` with a :class:`~mynaid.face.FaceMatcher` and a frame source."""
+
+    def __init__(self, matcher: Any, frames: Any, *, burst: int = 5) -> None:
+        self.matcher = matcher
+        self.frames = frames
+        self.burst = burst
+
+    def enroll(self, card_photo: bytes) -> Any:
+        reference = self.matcher.reference(card_photo)
+        if reference.embedding is None:
+            reasons = "; ".join(str(r) for r in reference.report.issues)
+            raise CardPhotoUnusableError(f"no usable face in the card photo ({reasons})")
+        return reference
+
+    def attempt(self, reference: Any) -> FaceAttempt:
+        from mynaid.face.camera import select_best_frame
+        from mynaid.face.errors import CameraError
+
+        try:
+            best = select_best_frame(self.matcher, self.frames, self.burst)
+        except CameraError:
+            return FaceAttempt(False, "the camera gave no picture")
+        result = self.matcher.compare_samples(reference, best.sample)
+        return FaceAttempt(result.match, result.summary(), result.distance)
