@@ -46,8 +46,13 @@ lint: $(VENV)/.test
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
+# Speed and size figures (reported, never asserted); the PC/SC parts need root.
 bench: $(VENV)/.test
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/bench_visual.py
+	$(BIN)/python benchmarks/bench_sign.py
+	$(BIN)/python benchmarks/bench_face.py
+	$(BIN)/python benchmarks/bench_kiosk.py
 
 vectors: $(VENV)/.demo
 	$(BIN)/python vectors/make_vectors.py
