@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 from mynaid.cardspec import VISUAL_PIN_A, VisualFile  # noqa: E402
 from mynaid.protocol import CardProtocol, ExtendedLength  # noqa: E402
 from mynaid.sessions.visual import MAX_FACE_SIZE, VisualSession  # noqa: E402
-from mynaid.transport.base import Transport  # noqa: E402
+from mynaid.transport.recording import RecordingTransport  # noqa: E402
 
 #: The default test card's 照合番号A (its published test My Number, vectors/README.md).
 PIN_A = "123456789018"
@@ -93,48 +93,21 @@ def measure(name: str, open_protocol: Callable[[ExtendedLength], Iterator[CardPr
 
 def _read_binary_count(protocol: CardProtocol) -> int:
     transport = protocol.transport
-    return transport.read_binaries if isinstance(transport, CountingTransport) else 0
-
-
-class CountingTransport(Transport):
-    """Passes everything to ``inner`` and counts READ BINARY commands (INS B0)."""
-
-    def __init__(self, inner: Transport) -> None:
-        self.inner = inner
-        self.reader_name = inner.reader_name
-        self.read_binaries = 0
-
-    @property
-    def atr(self) -> bytes:
-        return self.inner.atr
-
-    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
-        if len(apdu) > 1 and apdu[1] == 0xB0:
-            self.read_binaries += 1
-        return self.inner.transmit(apdu)
-
-    def begin_transaction(self) -> None:
-        self.inner.begin_transaction()
-
-    def end_transaction(self) -> None:
-        self.inner.end_transaction()
-
-    def close(self) -> None:
-        self.inner.close()
+    return transport.count(0xB0) if isinstance(transport, RecordingTransport) else 0
 
 
 def in_process(mode: ExtendedLength) -> Iterator[CardProtocol]:
     from mynaid.emulator import build_card, default_profile
     from mynaid.transport.emulated import EmulatorTransport
 
-    yield CardProtocol(CountingTransport(EmulatorTransport(build_card(default_profile()))),
+    yield CardProtocol(RecordingTransport(EmulatorTransport(build_card(default_profile()))),
                        mode)
 
 
 def through_pcscd(mode: ExtendedLength) -> Iterator[CardProtocol]:
     from mynaid.connect import open_transport
 
-    transport = CountingTransport(open_transport(READER))
+    transport = RecordingTransport(open_transport(READER))
     try:
         yield CardProtocol(transport, mode)
     finally:

@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
 
 from mynaid.cardspec import CertificateSlot  # noqa: E402
 from mynaid.protocol import CardProtocol, ExtendedLength  # noqa: E402
-from mynaid.transport.base import Transport  # noqa: E402
+from mynaid.transport.recording import RecordingTransport  # noqa: E402
 
 #: The default test card's signature password (test material, vectors/default-card.json).
 SIGN_PASSWORD = "TEST1234"
@@ -212,47 +212,16 @@ class Counts:
         return Counts(**{k: v - getattr(other, k) for k, v in asdict(self).items()})
 
 
-class CountingTransport(Transport):
-    """Wraps a transport and counts every APDU that crosses it, by INS, with bytes."""
-
-    def __init__(self, inner: Transport) -> None:
-        self.inner = inner
-        self.reader_name = inner.reader_name
-        self.counts = Counts()
+class CountingTransport(RecordingTransport):
+    """The library's recording wrapper, summed up as :class:`Counts`."""
 
     @property
-    def atr(self) -> bytes:
-        return self.inner.atr
-
-    @property
-    def protocol_name(self) -> str:
-        return self.inner.protocol_name
-
-    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
-        data, sw = self.inner.transmit(apdu)
-        c = self.counts
-        c.apdus += 1
-        c.bytes_sent += len(apdu)
-        c.bytes_received += len(data) + 2
-        ins = apdu[1]
-        if ins == INS_READ_BINARY:
-            c.read_binary += 1
-        elif ins == INS_SELECT:
-            c.select += 1
-        elif ins == INS_VERIFY:
-            c.verify += 1
-        else:
-            c.other += 1
-        return data, sw
-
-    def begin_transaction(self) -> None:
-        self.inner.begin_transaction()
-
-    def end_transaction(self) -> None:
-        self.inner.end_transaction()
-
-    def close(self) -> None:
-        self.inner.close()
+    def counts(self) -> Counts:
+        total = len(self.commands)
+        read, select, verify = (self.count(INS_READ_BINARY), self.count(INS_SELECT),
+                                self.count(INS_VERIFY))
+        return Counts(total, read, select, verify, total - read - select - verify,
+                      self.bytes_sent, self.bytes_received)
 
 
 def read_four(protocol: CardProtocol) -> dict[CertificateSlot, bytes]:
@@ -302,7 +271,7 @@ def bench_apdus(log: PcscdLog) -> dict[str, Any]:
             protocol = CardProtocol(transport, mode)
             session = JpkiSession(protocol)
             for slot in SLOTS:
-                before = replace(transport.counts)
+                before = transport.counts
                 stats_before = protocol.stats.commands
                 mark = log.mark()
                 der = session.read_certificate_der(

@@ -17,14 +17,12 @@ from dataclasses import dataclass
 
 from mynaid.errors import ParseError, TransportError
 from mynaid.iso7816 import status as st
-from mynaid.iso7816.apdu import SHORT_MAX_LC, CommandApdu, ResponseApdu
+from mynaid.iso7816.apdu import SECRET_INS, SHORT_MAX_LC, CommandApdu, ResponseApdu
 from mynaid.iso7816.tlv import MAX_LENGTH, header_length_info
 from mynaid.transport.base import Transport
 
 trace_log = logging.getLogger("mynaid.apdu")
 
-#: INS codes whose command data is a secret: never traced, whatever the caller says.
-SECRET_INS = frozenset({0x20, 0x24, 0x2C})
 #: Bounds that keep a misbehaving card from looping the reader forever.
 MAX_GET_RESPONSE_ROUNDS = 300
 MAX_RESPONSE_BYTES = 65536 + 256

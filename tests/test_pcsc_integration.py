@@ -37,7 +37,7 @@ from mynaid.iso7816 import status as st
 from mynaid.iso7816.apdu import CommandApdu
 from mynaid.protocol import CardProtocol, ExtendedLength
 from mynaid.sessions.jpki import JpkiSession, digest_info
-from mynaid.transport.base import Transport
+from mynaid.transport.recording import RecordingTransport
 from tests.pcsc_rig import CardProcess, PcscRig
 
 pytestmark = pytest.mark.pcsc
@@ -47,7 +47,6 @@ OTHER_READER = "Virtual PCD 00 01"
 SIGN_PASSWORD = "TEST1234"
 INS_READ_BINARY = 0xB0
 INS_GET_RESPONSE = 0xC0
-SECRET_INS = frozenset({0x20, 0x24})
 #: Upper bound on waits for another process; a guard against hangs, not a synchronisation.
 DEADLINE = 30.0
 
@@ -64,51 +63,13 @@ PROFILE_DER: dict[CertificateSlot, bytes] = {
 # --- helpers ---------------------------------------------------------------------------------
 
 
-class CountingTransport(Transport):
-    """Wraps a transport and records every command APDU it carries.
-
-    ``after`` (optional) is called with each command after its response arrived, before the
-    response goes back to the protocol: tests use it to act at a precise point of an exchange.
-    """
-
-    def __init__(self, inner: Transport,
-                 after: Callable[[bytes], None] | None = None) -> None:
-        self.inner = inner
-        self.reader_name = inner.reader_name
-        self.after = after
-        self.commands: list[bytes] = []
-
-    @property
-    def atr(self) -> bytes:
-        return self.inner.atr
-
-    @property
-    def protocol_name(self) -> str:
-        return self.inner.protocol_name
-
-    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
-        # Secret-carrying commands are recorded without their data (header and Lc only).
-        self.commands.append(bytes(apdu[:5]) if apdu[1] in SECRET_INS else bytes(apdu))
-        result = self.inner.transmit(apdu)
-        if self.after is not None:
-            self.after(apdu)
-        return result
-
-    def begin_transaction(self) -> None:
-        self.inner.begin_transaction()
-
-    def end_transaction(self) -> None:
-        self.inner.end_transaction()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    @property
-    def ins(self) -> list[int]:
-        return [c[1] for c in self.commands]
+class CountingTransport(RecordingTransport):
+    """The library's recording wrapper; ``after`` (optional) is called with each command
+    after its response arrived, before the response goes back to the protocol: tests use it
+    to act at a precise point of an exchange."""
 
     def reads(self) -> list[bytes]:
-        return [c for c in self.commands if c[1] == INS_READ_BINARY]
+        return self.of(INS_READ_BINARY)
 
 
 def is_extended(command: bytes) -> bool:

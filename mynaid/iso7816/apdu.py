@@ -21,6 +21,9 @@ SHORT_MAX_LC = 255
 SHORT_MAX_LE = 256
 EXTENDED_MAX_LC = 65535
 EXTENDED_MAX_LE = 65536
+#: INS codes whose command data is a secret (VERIFY, CHANGE REFERENCE DATA, RESET RETRY
+#: COUNTER): traces and recordings keep only their header and length.
+SECRET_INS = frozenset({0x20, 0x24, 0x2C})
 
 
 @dataclass(frozen=True)
