@@ -230,7 +230,15 @@ class ChallengeVerifier:
             for nonce in [n for n, t in store.items() if now - t > self.lifetime]:
                 del store[nonce]
 
-    def _consume(self, nonce: bytes, now: dt.datetime) -> None:
+    def consume(self, nonce: bytes, now: dt.datetime | None = None) -> None:
+        """Spend a nonce this verifier issued; :class:`VerificationError` (challenge-unknown,
+        -reused or -expired) when it cannot be.
+
+        :meth:`verify` does this itself. Call it directly when a nonce is answered by other
+        means than the card's signature (e.g. a kiosk's device attestation), so that one
+        book of nonces serves every route and a nonce answered once is refused everywhere.
+        """
+        now = self.clock() if now is None else now
         with self._lock:
             issued = self._issued.pop(nonce, None)
             if issued is None:
@@ -260,7 +268,7 @@ class ChallengeVerifier:
             raise VerificationError(Reason.CHALLENGE_CONTEXT_MISMATCH,
                                     "the response was made for another verifier context",
                                     subject="challenge")
-        self._consume(response.nonce, now)
+        self.consume(response.nonce, now)
         key = response.certificate.public_key()
         if not isinstance(key, rsa.RSAPublicKey):
             raise VerificationError(Reason.UNSUPPORTED_ALGORITHM,

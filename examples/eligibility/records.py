@@ -115,9 +115,11 @@ class RecordStore:
                 f"SELECT {', '.join(_COLUMNS)} FROM insurance_records "  # noqa: S608 (constant column names)
                 "WHERE issuer = ? AND serial = ? ORDER BY valid_from DESC",
                 (issuer, serial)).fetchall()
-        return [InsuranceRecord(*row[:9], dt.date.fromisoformat(row[9]),
-                                dt.date.fromisoformat(row[10]) if row[10] else None)
-                for row in rows]
+        return [InsuranceRecord(
+            issuer=row[0], serial=row[1], insurer_number=row[2], insurer_name=row[3],
+            symbol=row[4], number=row[5], branch=row[6], holder_name=row[7],
+            copayment_ratio=int(row[8]), valid_from=dt.date.fromisoformat(row[9]),
+            valid_to=dt.date.fromisoformat(row[10]) if row[10] else None) for row in rows]
 
 
 def eligibility(records: list[InsuranceRecord], day: dt.date

@@ -2,76 +2,102 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from mynaid.cli.main import Settings, emit, pass_settings
+from mynaid.kiosk import KioskTimeout, Method, Step
 
 if TYPE_CHECKING:
-    from mynaid.kiosk import Method, Result, Step
+    from mynaid.kiosk import Result
+
+
+#: Longest answer line read (the longest secret, 照合番号B, is 14 characters).
+MAX_LINE = 256
+_YES = {"y", "yes", "はい"}
+_NO = {"n", "no", "いいえ"}
 
 
 class TerminalKioskUI:
-    """:class:`mynaid.kiosk.KioskUI` on a terminal, or scripted through stdin lines.
+    """:class:`mynaid.kiosk.KioskUI` on a terminal.
 
-    Secrets (照合番号B, PIN) are read like every secret of the CLI: a hidden prompt on a
-    terminal, else one line of stdin. Choices and consent are read the same way, visibly.
+    On a terminal, secrets are read with :func:`getpass.getpass` (not echoed); otherwise
+    every answer, secret or not, is one line of ``stdin`` (scripts, the demo, tests). The
+    end of input is a timeout: the flow ends and the kiosk asks nothing more. ``method``
+    preselects the first choice (``--method``); a later choice (after a failed face match)
+    is asked.
     """
 
-    def __init__(self, preselected: Method | None = None) -> None:
-        self.preselected = preselected
+    def __init__(self, method: Method | None = None, *, stdin: TextIO | None = None,
+                 out: TextIO | None = None) -> None:
+        self._preselected = method
+        self.stdin = stdin if stdin is not None else sys.stdin
+        self.out = out if out is not None else sys.stderr
+        self.interactive = self.stdin.isatty()
 
     def show(self, step: Step, message: str) -> None:
-        click.echo(f"[{step.value}] {message}", err=True)
-
-    def _line(self, prompt: str) -> str:
-        if sys.stdin.isatty():
-            return str(click.prompt(prompt, err=True))
-        click.echo(f"{prompt}: ", err=True, nl=False)
-        line = sys.stdin.readline(256)
-        click.echo("", err=True)
-        return line.strip()
+        print(f"[{step.value}] {message}", file=self.out, flush=True)
 
     def choose_method(self, offered: tuple[Method, ...]) -> Method | None:
-        from mynaid.kiosk import Method
-
-        if self.preselected in offered:
-            choice, self.preselected = self.preselected, None
-            self.show_choice(choice)
-            return choice
+        if self._preselected is not None:
+            method, self._preselected = self._preselected, None
+            if method in offered:
+                return method
+            self.show(Step.METHOD, f"{method.value} is not available here")
         names = "/".join(m.value for m in offered)
-        answer = self._line(f"Choose {names} (empty to cancel)").lower()
-        if not answer:
-            return None
-        try:
-            method = Method(answer)
-        except ValueError:
-            raise click.BadParameter(f"choose one of {names}") from None
-        return method if method in offered else None
-
-    def show_choice(self, method: Method | None) -> None:
-        if method is not None:
-            click.echo(f"[method] {method.value}", err=True)
+        while True:
+            answer = self._line(f"identify by ({names}; empty line cancels): ").lower()
+            if not answer:
+                return None
+            for number, method in enumerate(offered, 1):
+                if answer in (method.value, str(number)):
+                    return method
 
     def collation_b(self) -> str:
-        from mynaid.cli.secrets import read_secret
-
-        return read_secret("照合番号B (birth date YYMMDD in the era, expiry year, security code)")
+        return self._secret("照合番号B (birth date YYMMDD, expiry year, security code)")
 
     def pin(self, tries_left: int) -> str:
-        from mynaid.cli.secrets import read_secret
-
-        return read_secret(f"Auth PIN (4 digits, {tries_left} tries left)")
+        return self._secret(f"auth PIN (4 digits; {tries_left} tries left)")
 
     def consent(self) -> bool:
-        answer = self._line("Share your past health-check information? [y/n]").lower()
-        return answer in ("y", "yes")
+        return self._yes_no("share past health-check information with this clinic? [y/n] ")
 
     def staff_confirms(self) -> bool:
-        answer = self._line("Staff: does the patient match the card face? [y/n]").lower()
-        return answer in ("y", "yes")
+        return self._yes_no("STAFF: does the patient match the card's face photo? [y/n] ")
+
+    # --- input ------------------------------------------------------------------------------
+
+    def _readline(self) -> str:
+        line = self.stdin.readline(MAX_LINE + 1)
+        if not line:
+            raise KioskTimeout("no more input")
+        if len(line) > MAX_LINE:
+            raise KioskTimeout("an answer line is too long")
+        return line.rstrip("\r\n")
+
+    def _line(self, prompt: str) -> str:
+        print(prompt, end="", file=self.out, flush=True)
+        answer = self._readline()
+        if not self.interactive:
+            print(answer, file=self.out)  # scripted, not secret: echo to keep the log readable
+        return answer.strip()
+
+    def _secret(self, label: str) -> str:
+        if self.interactive:
+            return getpass.getpass(f"{label}: ", stream=self.out)
+        print(f"{label}: (one line read from standard input, not shown)", file=self.out)
+        return self._readline()
+
+    def _yes_no(self, prompt: str) -> bool:
+        while True:
+            answer = self._line(prompt).lower()
+            if answer in _YES:
+                return True
+            if answer in _NO:
+                return False
 
 
 @click.command()
@@ -90,7 +116,6 @@ def kiosk(settings: Settings, camera: str | None, method: str | None, face_attem
         FaceRoute,
         KioskConfig,
         KioskFlow,
-        Method,
         SessionKioskCard,
     )
 
