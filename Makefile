@@ -25,7 +25,7 @@ demo: $(VENV)/.demo
 	@echo
 	@echo "== clinic kiosk flow: card, face (sample frame), consent =="
 	$(BIN)/mynaid --emulator kiosk --method face --camera vectors/sample-frame.jpg \
-		< examples/demo-kiosk-answers.txt
+		--issuer-key vectors/test-pki/visual-issuer.pem < examples/demo-kiosk-answers.txt
 
 system-deps:
 	sh scripts/install-system-deps.sh

@@ -30,6 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from mynaid.connect import connect, emulated_card  # noqa: E402
+from mynaid.integrity import load_issuer_key  # noqa: E402
 from mynaid.kiosk import (  # noqa: E402
     CameraFaceRoute,
     KioskFlow,
@@ -42,6 +43,7 @@ from mynaid.kiosk import (  # noqa: E402
 PIN_B = "55021720352285"  # the default test card's 照合番号B (vectors/README.md)
 AUTH_PIN = "1234"
 SAMPLE_FRAME = ROOT / "vectors" / "sample-frame.jpg"
+VISUAL_ISSUER = ROOT / "vectors" / "test-pki" / "visual-issuer.pem"
 READER = "Virtual PCD 00 00"
 
 
@@ -94,7 +96,8 @@ def run_flows(open_card: Callable[[], Any], method: Method, rounds: int,
     for i in range(rounds + 1):  # round 0 warms up
         start = time.perf_counter()
         with open_card() as protocol:
-            flow = KioskFlow(SessionKioskCard(protocol), ScriptUI(method),
+            card = SessionKioskCard(protocol, issuer_keys=[load_issuer_key(VISUAL_ISSUER)])
+            flow = KioskFlow(card, ScriptUI(method),
                              face if method is Method.FACE else None,
                              challenge=os.urandom(32) if method is Method.PIN else None)
             outcome = flow.run()

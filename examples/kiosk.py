@@ -1,7 +1,8 @@
 """A minimal terminal kiosk: wait for a card, run the clinic flow, wait for its removal, repeat.
 
     python examples/kiosk.py [--reader SUBSTR] [--camera DEV|FILE] [--once]
-    python examples/kiosk.py --emulator --camera vectors/sample-frame.jpg --method face
+    MYNAID_ISSUER_KEYS=vectors/test-pki/visual-issuer.pem \
+        python examples/kiosk.py --emulator --camera vectors/sample-frame.jpg --method face
 
 With ``--emulator`` the built-in test card is used in-process and the loop runs once. The
 screens are the CLI's terminal UI (``mynaid.cli.kiosk.TerminalKioskUI``); a real kiosk would
@@ -16,6 +17,7 @@ import sys
 
 from mynaid.cli.kiosk import TerminalKioskUI
 from mynaid.connect import connect, emulated_card
+from mynaid.integrity import load_issuer_keys
 from mynaid.kiosk import CameraFaceRoute, FaceRoute, KioskFlow, Method, SessionKioskCard
 
 
@@ -55,7 +57,10 @@ def serve_one(reader: str | None, camera: str | None, method: str | None,
     card = emulated_card() if emulator else None
     ui = TerminalKioskUI(Method(method) if method else None)
     with connect(reader, card=card) as protocol:
-        outcome = KioskFlow(SessionKioskCard(protocol), ui, face_route(camera)).run()
+        # Trusted visual-AP issuer keys from $MYNAID_ISSUER_KEYS (the J-LIS keys are not
+        # shipped); for the emulated card: vectors/test-pki/visual-issuer.pem.
+        kiosk_card = SessionKioskCard(protocol, issuer_keys=load_issuer_keys())
+        outcome = KioskFlow(kiosk_card, ui, face_route(camera)).run()
     print(json.dumps(outcome.as_dict(), ensure_ascii=False))
 
 

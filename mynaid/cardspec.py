@@ -153,6 +153,41 @@ _SECRET_PATTERNS = {
 }
 
 
+# --- checks that a value can be right, before it is sent ------------------------------------
+
+
+def my_number_check_digit(first11: str) -> int:
+    """The check digit of a My Number from its first 11 digits (card-reference §5).
+
+    Digits P1..P11 are numbered from the right, weights Qn = n + 1 for n <= 6 and n - 5
+    above; r = sum(Pn * Qn) mod 11; the check digit is 0 when r <= 1, else 11 - r.
+    """
+    if len(first11) != 11 or not first11.isdigit() or not first11.isascii():
+        raise ValueError("expected 11 ASCII digits")
+    total = 0
+    for n, ch in enumerate(reversed(first11), start=1):
+        weight = n + 1 if n <= 6 else n - 5
+        total += int(ch) * weight
+    r = total % 11
+    return 0 if r <= 1 else 11 - r
+
+
+def valid_my_number(value: str) -> bool:
+    """True for 12 ASCII digits whose last is the check digit of the first 11."""
+    if len(value) != 12 or not value.isdigit() or not value.isascii():
+        return False
+    return my_number_check_digit(value[:11]) == int(value[11])
+
+
+def _check_era_date(yymmdd: str) -> None:
+    """An era date YYMMDD: era year 01..99, a real month and day (29 February allowed,
+    since the era year alone does not tell the Gregorian year)."""
+    year, month, day = int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:6])
+    days = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+    if year == 0 or not 1 <= month <= 12 or not 1 <= day <= days[month]:
+        raise InvalidSecretError("the era date part (YYMMDD) is not a date")
+
+
 @dataclass(frozen=True)
 class SecretRef:
     """A secret on the card: where it lives, how it is written and its usual maximum tries."""
@@ -164,6 +199,18 @@ class SecretRef:
     format: SecretFormat
     max_tries: int
     confirmed: bool = True
+
+    def validate(self, secret: str) -> bytes:
+        """The secret as the card expects it, or :class:`InvalidSecretError` when it cannot
+        be right: wrong format, a 照合番号A (the My Number) whose check digit is wrong, or an
+        era date (照合番号B, birth-date key) that is not a date. Nothing is sent either way,
+        so a mistyped value never costs a try. Messages name the rule, never the value."""
+        value = self.format.normalize(secret)
+        if self.format is SecretFormat.DIGITS12 and not valid_my_number(secret):
+            raise InvalidSecretError("照合番号A is the My Number: its check digit is wrong")
+        if self.format in (SecretFormat.DIGITS14, SecretFormat.DIGITS6):
+            _check_era_date(secret[:6])
+        return value
 
 
 AUTH_PIN = SecretRef("auth-pin", "利用者証明用暗証番号 (auth PIN)", Aid.JPKI, 0x0018,

@@ -64,6 +64,10 @@ MIN_NONCE, MAX_NONCE = 16, 128
 MAX_CONTEXT = 256
 
 
+#: The card holds one CA certificate; a response carrying more is refused before parsing.
+MAX_CA_CERTIFICATES = 4
+
+
 def signed_message(context: str, nonce: bytes) -> bytes:
     """What the card signs: tag || len(context) (2 bytes) || context (UTF-8) || nonce.
 
@@ -120,6 +124,11 @@ class ChallengeResponse:
         def cert(text: str) -> x509.Certificate:
             return x509.load_der_x509_certificate(base64.b64decode(text, validate=True))
 
+        offered = data.get("ca_certificates", []) if isinstance(data, dict) else []
+        if isinstance(offered, list) and len(offered) > MAX_CA_CERTIFICATES:
+            raise VerificationError(Reason.MALFORMED,
+                                    f"at most {MAX_CA_CERTIFICATES} CA certificates are "
+                                    "accepted with a response", subject="response")
         try:
             return cls(nonce=bytes.fromhex(data["nonce"]), context=str(data["context"]),
                        signature=base64.b64decode(data["signature"], validate=True),
@@ -217,18 +226,23 @@ class ChallengeVerifier:
         with self._lock:
             self._expire(now)
             if len(self._issued) >= self.max_outstanding:
-                # Drop the oldest: its client will get challenge-unknown and retry.
-                oldest = min(self._issued, key=self._issued.__getitem__)
-                del self._issued[oldest]
+                # Drop the oldest (dicts keep issue order): its client will get
+                # challenge-unknown and retry.
+                del self._issued[next(iter(self._issued))]
             self._issued[nonce] = now
         return Challenge(nonce=nonce, issued_at=now, context=self.context)
 
     def _expire(self, now: dt.datetime) -> None:
         # Issued nonces expire after one lifetime; used ones are forgotten one lifetime after
-        # their use, after which a replay is reported as unknown (still refused).
+        # their use, after which a replay is reported as unknown (still refused). Both dicts
+        # are in time order, so only the expired front is visited: O(expired), not O(all),
+        # under the lock that every issue and verify takes.
         for store in (self._issued, self._used):
-            for nonce in [n for n, t in store.items() if now - t > self.lifetime]:
-                del store[nonce]
+            while store:
+                oldest = next(iter(store))
+                if now - store[oldest] <= self.lifetime:
+                    break
+                del store[oldest]
 
     def consume(self, nonce: bytes, now: dt.datetime | None = None) -> None:
         """Spend a nonce this verifier issued; :class:`VerificationError` (challenge-unknown,

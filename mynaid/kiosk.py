@@ -41,9 +41,12 @@ from mynaid.errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from cryptography import x509
 
     from mynaid.challenge import ChallengeResponse
+    from mynaid.integrity import IssuerKey
     from mynaid.protocol import CardProtocol
 
 
@@ -71,6 +74,11 @@ class Result(enum.Enum):
     TIMED_OUT = "timed-out"
     PIN_BLOCKED = "pin-blocked"
     REFUSED_BY_GUARD = "refused-by-guard"  # one try left: the patient must see staff
+
+
+class CardFaceNotAuthenticError(VerificationFailedError):
+    """The card face's signature, its CV certificate or the card's presence proof failed
+    (or could not be checked): its photo must not be used to identify anyone."""
 
 
 class CardPhotoUnusableError(MynaidError):
@@ -127,10 +135,15 @@ class KioskCard(Protocol):
         """The user-authentication certificate (no PIN needed)."""
 
     def card_photo(self, collation_b: str) -> tuple[bytes, CardFacts]:
-        """The card-face photo and birth date, after 照合番号B (guarded)."""
+        """The card-face photo and birth date, after 照合番号B (guarded), only once the card
+        face is shown authentic and the card present; :class:`CardFaceNotAuthenticError`
+        otherwise."""
 
     def verify_pin(self, pin: str, challenge: bytes | None) -> ChallengeResponse | None:
         """Verify the auth PIN (guarded); with a challenge, sign it in the same transaction."""
+
+    def pin_tries(self) -> int | None:
+        """The auth PIN's tries left, by the query that uses no try (None: unknown)."""
 
     def ensure_present(self) -> None:
         """Raise :class:`CardRemovedError` / :class:`NoCardError` when the card is gone."""
@@ -158,11 +171,16 @@ class FaceRoute(Protocol):
 @dataclass(frozen=True)
 class KioskConfig:
     face_attempts: int = 3
+    #: PIN tries the guard keeps in reserve (SessionKioskCard should be given the same).
+    pin_reserve: int = 1
     consent_age: int = 40
     ask_consent_if_age_unknown: bool = True
     #: Seconds a step may take (measured with the injected clock); 0 disables.
     step_timeout: float = 120.0
     allow_visual_confirmation: bool = True
+    #: Where the kiosk stands: ages (and so the consent question) turn over at local
+    #: midnight, not at UTC midnight.
+    timezone: dt.tzinfo = dt.timezone(dt.timedelta(hours=9), "JST")
 
 
 @dataclass(frozen=True)
@@ -299,6 +317,11 @@ class KioskFlow:
             result, message = Result.CARD_REMOVED, "the card was removed"
         except KioskTimeout as exc:
             result, message = Result.TIMED_OUT, exc.message
+        except MynaidError as exc:
+            # Anything else the card or a component reports (no visual application, a
+            # reset by another process, malformed data): the flow ends with a screen and an
+            # outcome, never with an exception in the kiosk's face.
+            result, message = Result.FAILED, exc.message
         if result is not Result.VERIFIED:
             self.ui.show(self._steps[-1][0] if self._steps else Step.CARD, message)
         return Outcome(result, self.method, self.face_attempts, self.pin_attempts, serial,
@@ -326,9 +349,12 @@ class KioskFlow:
         code = self._ask(self.ui.collation_b)
         try:
             photo, facts = self.card.card_photo(code)
-        except (InvalidSecretError, WrongPinError, LockoutGuardError, PinBlockedError) as exc:
-            # A wrong 照合番号B is the kiosk's (or OCR's) mistake, not the patient's face.
-            self.ui.show(Step.FACE, f"the card face could not be opened: {exc.message}")
+        except (CardRemovedError, NoCardError):
+            raise
+        except MynaidError as exc:
+            # A wrong 照合番号B is the kiosk's (or OCR's) mistake, not the patient's face; a
+            # card face that is not shown authentic must not be used: offer the PIN.
+            self.ui.show(Step.FACE, f"the card face could not be used: {exc.message}")
             return False
         self.birth_date = facts.birth_date
         try:
@@ -350,10 +376,21 @@ class KioskFlow:
 
     def _pin_route(self) -> None:
         self._enter(Step.PIN)
-        tries_left = 3
         while True:
             self.card.ensure_present()
-            pin = self._ask(functools.partial(self.ui.pin, tries_left))
+            # Read the counter first (no try used): the patient sees the real count, and is
+            # not asked for a PIN that the guard would refuse or a blocked key.
+            tries_left = self.card.pin_tries()
+            if tries_left == 0:
+                self._after_pin_refused(Result.PIN_BLOCKED,
+                                        "the PIN is blocked (reset at the municipal office)")
+                return
+            if tries_left is not None and tries_left <= self.config.pin_reserve:
+                self.ui.show(Step.PIN, "one try left: please ask the staff")
+                self._after_pin_refused(Result.REFUSED_BY_GUARD,
+                                        "the PIN has one try left; not attempted")
+                return
+            pin = self._ask(functools.partial(self.ui.pin, tries_left or 0))
             self.pin_attempts += 1
             try:
                 self.response = self.card.verify_pin(pin, self.challenge)
@@ -362,8 +399,7 @@ class KioskFlow:
                 self.ui.show(Step.PIN, exc.message)
                 continue
             except WrongPinError as exc:
-                tries_left = exc.tries_left
-                self.ui.show(Step.PIN, f"wrong PIN: {tries_left} tries left")
+                self.ui.show(Step.PIN, f"wrong PIN: {exc.tries_left} tries left")
                 continue
             except LockoutGuardError:
                 self.pin_attempts -= 1  # refused before sending
@@ -372,6 +408,7 @@ class KioskFlow:
                                         "the PIN has one try left; not attempted")
                 return
             except PinBlockedError:
+                self.pin_attempts -= 1  # the guard saw it blocked: nothing was sent
                 self._after_pin_refused(Result.PIN_BLOCKED,
                                         "the PIN is blocked (reset at the municipal office)")
                 return
@@ -394,7 +431,7 @@ class KioskFlow:
 
     def _ask_consent(self) -> None:
         self.card.ensure_present()
-        today = self.clock().date()
+        today = self.clock().astimezone(self.config.timezone).date()
         if self.birth_date is None:
             needed = self.config.ask_consent_if_age_unknown
         else:
@@ -409,13 +446,22 @@ class KioskFlow:
 
 
 class SessionKioskCard:
-    """:class:`KioskCard` over a :class:`CardProtocol` (PC/SC or the emulator)."""
+    """:class:`KioskCard` over a :class:`CardProtocol` (PC/SC or the emulator).
+
+    ``issuer_keys``: the CV-certificate issuer keys trusted for the visual application
+    (the J-LIS keys are not shipped: configure them, e.g. ``$MYNAID_ISSUER_KEYS``). Without
+    one the card face cannot be shown authentic and the face route is refused, unless
+    ``require_issuer_key`` is turned off (a forged card with its own keys would pass then).
+    """
 
     def __init__(self, protocol: CardProtocol, *, pin_reserve: int = 1,
-                 context: str | None = None) -> None:
+                 context: str | None = None, issuer_keys: Sequence[IssuerKey] = (),
+                 require_issuer_key: bool = True) -> None:
         self.protocol = protocol
         self.pin_reserve = pin_reserve
         self.context = context
+        self.issuer_keys = tuple(issuer_keys)
+        self.require_issuer_key = require_issuer_key
 
     def auth_certificate(self) -> x509.Certificate:
         from mynaid.cardspec import CertificateSlot
@@ -426,8 +472,23 @@ class SessionKioskCard:
     def card_photo(self, collation_b: str) -> tuple[bytes, CardFacts]:
         from mynaid.sessions.visual import VisualSession
 
-        face = VisualSession(self.protocol).face(collation_b, "pin-b")
+        face, proof = VisualSession(self.protocol).read_proven(collation_b, "pin-b",
+                                                               self.issuer_keys)
+        if proof.failed:
+            raise CardFaceNotAuthenticError(
+                "the card face did not verify: " + ", ".join(
+                    f"{name} ({proof.checks()[name].reason})" for name in proof.failed))
+        if proof.cv_certificate.skipped and self.require_issuer_key:
+            raise CardFaceNotAuthenticError(
+                "no trusted issuer key is configured, so the card face cannot be shown "
+                "authentic")
         return face.photo, CardFacts(face.birth)
+
+    def pin_tries(self) -> int | None:
+        from mynaid.cardspec import AUTH_PIN
+        from mynaid.sessions.jpki import JpkiSession
+
+        return JpkiSession(self.protocol).pin_state(AUTH_PIN).tries_left
 
     def verify_pin(self, pin: str, challenge: bytes | None) -> ChallengeResponse | None:
         from mynaid.cardspec import AUTH_PIN

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from mynaid.cardspec import my_number_check_digit, valid_my_number
 from mynaid.errors import ParseError
 from mynaid.iso7816.tlv import Tlv, parse_all, parse_first
 from mynaid.photo import PhotoFormat, detect_format, is_png
@@ -155,29 +156,6 @@ def encode_rsa_public_key(key: rsa.RSAPublicKey) -> bytes:
 
 
 # --- My Number -------------------------------------------------------------------------------
-
-
-def my_number_check_digit(first11: str) -> int:
-    """The check digit of a My Number from its first 11 digits (card-reference §5).
-
-    Digits P1..P11 are numbered from the right, weights Qn = n + 1 for n <= 6 and n - 5
-    above; r = sum(Pn * Qn) mod 11; the check digit is 0 when r <= 1, else 11 - r.
-    """
-    if len(first11) != 11 or not first11.isdigit() or not first11.isascii():
-        raise ValueError("expected 11 ASCII digits")
-    total = 0
-    for n, ch in enumerate(reversed(first11), start=1):
-        weight = n + 1 if n <= 6 else n - 5
-        total += int(ch) * weight
-    r = total % 11
-    return 0 if r <= 1 else 11 - r
-
-
-def valid_my_number(value: str) -> bool:
-    """True for 12 ASCII digits whose last is the check digit of the first 11."""
-    if len(value) != MY_NUMBER_DIGITS or not value.isdigit() or not value.isascii():
-        return False
-    return my_number_check_digit(value[:11]) == int(value[11])
 
 
 @dataclass(frozen=True, repr=False)

@@ -110,8 +110,14 @@ def card() -> EmulatedCard:
     return build_card(PROFILE)
 
 
-def kiosk_card(card: EmulatedCard) -> SessionKioskCard:
-    return SessionKioskCard(CardProtocol(EmulatorTransport(card)))
+VISUAL_ISSUER = Path(__file__).resolve().parents[1] / "vectors" / "test-pki" / "visual-issuer.pem"
+
+
+def kiosk_card(card: EmulatedCard, **kwargs: Any) -> SessionKioskCard:
+    from mynaid.integrity import load_issuer_key
+
+    kwargs.setdefault("issuer_keys", [load_issuer_key(VISUAL_ISSUER)])
+    return SessionKioskCard(CardProtocol(EmulatorTransport(card)), **kwargs)
 
 
 def run(card: EmulatedCard, ui: ScriptedUI, face: ScriptedFace | None = None,
@@ -217,7 +223,88 @@ def test_wrong_collation_b_offers_the_pin(card: EmulatedCard) -> None:
                     collation="55021720350000")
     outcome = run(card, ui, ScriptedFace([]))
     assert outcome.verified and outcome.method is Method.PIN and outcome.face_attempts == 0
-    assert any("could not be opened" in m for _, m in ui.shown)
+    assert any("could not be used" in m for _, m in ui.shown)
+
+
+def _tamper_photo(card: EmulatedCard) -> None:
+    face_ef = card.applications[Aid.VISUAL.value].files[0x0002]
+    content = bytearray(face_ef.content)  # type: ignore[union-attr]
+    at = bytes(content).index(PROFILE_PHOTO) + len(PROFILE_PHOTO) // 2
+    content[at] ^= 0x01
+    face_ef.content = bytes(content)  # type: ignore[union-attr]
+
+
+def test_forged_card_photo_is_never_used(card: EmulatedCard) -> None:
+    """A card whose photo was swapped (DF28 no longer matches) must not identify anyone by
+    face, even if the face would match: the flow falls back to the PIN."""
+    _tamper_photo(card)
+    face = ScriptedFace([True])
+    ui = ScriptedUI(methods=deque([Method.FACE, Method.PIN]), pins=deque(["1234"]))
+    outcome = run(card, ui, face)
+    assert face.enrolled is None and outcome.face_attempts == 0
+    assert outcome.verified and outcome.method is Method.PIN
+    assert any("did not verify" in m and "face_signature" in m for _, m in ui.shown)
+
+
+def test_face_route_refused_without_a_trusted_issuer_key(card: EmulatedCard) -> None:
+    ui = ScriptedUI(methods=deque([Method.FACE, None]))
+    face = ScriptedFace([True])
+    outcome = KioskFlow(kiosk_card(card, issuer_keys=()), ui, face, clock=FakeClock()).run()
+    assert outcome.result is Result.CANCELLED and face.enrolled is None
+    assert any("no trusted issuer key" in m for _, m in ui.shown)
+
+
+def test_card_without_a_visual_application_ends_with_an_outcome() -> None:
+    from mynaid.emulator.profile import CardProfile
+
+    bare = build_card(CardProfile(PROFILE.name, PROFILE.jpki))  # JPKI only
+    ui = ScriptedUI(methods=deque([Method.FACE, Method.PIN]), pins=deque(["1234"]))
+    outcome = run(bare, ui, ScriptedFace([True]))
+    assert outcome.verified and outcome.method is Method.PIN
+
+
+def test_a_failing_component_ends_with_an_outcome(card: EmulatedCard) -> None:
+    from mynaid.errors import ParseError
+
+    class Broken(ScriptedFace):
+        def attempt(self, reference: Any) -> FaceAttempt:
+            raise ParseError("the camera sent garbage")
+
+    outcome = run(card, ScriptedUI(methods=deque([Method.FACE])), Broken([]))
+    assert outcome.result is Result.FAILED and "garbage" in outcome.message
+
+
+def test_consent_age_turns_over_at_midnight_in_japan(card: EmulatedCard) -> None:
+    # Born 1980-02-17: 40 from 2020-02-17 00:00 JST, which is 2020-02-16 15:00 UTC.
+    clock = FakeClock()
+    clock.now = dt.datetime(2020, 2, 16, 23, 30, tzinfo=dt.timezone.utc)  # 08:30 JST
+    ui = ScriptedUI(methods=deque([Method.FACE]))
+    outcome = run(card, ui, ScriptedFace([True]), clock=clock)
+    assert ui.consent_asked == 1 and outcome.consent is True
+
+
+def test_pin_prompt_shows_the_cards_counter(card: EmulatedCard) -> None:
+    card.key_file(Aid.JPKI.value, AUTH_PIN.fid).tries_left = 2  # one earlier mistake
+    asked: list[int] = []
+
+    class CountingUI(ScriptedUI):
+        def pin(self, tries_left: int) -> str:
+            asked.append(tries_left)
+            return super().pin(tries_left)
+
+    ui = CountingUI(methods=deque([Method.PIN, None]), pins=deque(["0000"]))
+    outcome = run(card, ui)
+    # 2 left: asked once (told 2); the wrong PIN leaves 1, so it is not asked again.
+    assert asked == [2]
+    assert outcome.result is Result.REFUSED_BY_GUARD and outcome.pin_attempts == 1
+    assert auth_tries(card) == 1
+
+
+def test_blocked_pin_is_not_asked_for(card: EmulatedCard) -> None:
+    card.key_file(Aid.JPKI.value, AUTH_PIN.fid).tries_left = 0
+    ui = ScriptedUI(methods=deque([Method.PIN, None]))
+    outcome = run(card, ui)
+    assert outcome.result is Result.PIN_BLOCKED and outcome.pin_attempts == 0
 
 
 def test_visual_confirmation_refused(card: EmulatedCard) -> None:
@@ -315,7 +402,8 @@ def test_cli_face_route_with_the_sample_frame(capsys: pytest.CaptureFixture[str]
     pytest.importorskip("cv2")
     pytest.importorskip("dlib")
     code, out, err = cli(["--emulator", "--json", "kiosk", "--method", "face", "--camera",
-                          str(SAMPLE_FRAME)], f"{PIN_B}\ny\n", capsys, monkeypatch)
+                          str(SAMPLE_FRAME), "--issuer-key", str(VISUAL_ISSUER)],
+                         f"{PIN_B}\ny\n", capsys, monkeypatch)
     assert code == 0, err
     outcome = json.loads(out)
     assert outcome["result"] == "verified" and outcome["method"] == "face"

@@ -285,8 +285,12 @@ def test_text_free_records(text: TextSession, profile: CardProfile) -> None:
 
 
 def test_unknown_credential_name(text: TextSession) -> None:
-    with pytest.raises(ValueError, match="credentials are"):
+    with pytest.raises(ValueError, match="unknown credential") as info:
         text.read(TEXT_PIN_VALUE, "birth")
+    # Arguments swapped by mistake: the message must not echo the secret.
+    with pytest.raises(ValueError) as swapped:
+        text.read("pin-a", MY_NUMBER)  # type: ignore[arg-type]
+    assert MY_NUMBER not in str(swapped.value) and "birth" not in str(info.value)
     with pytest.raises(ValueError, match="another application"):
         text.read(MY_NUMBER, VISUAL_PIN_A)
 

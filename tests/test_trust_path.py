@@ -273,3 +273,16 @@ def test_bad_certificate_corpus_through_cms(case: str) -> None:
     with pytest.raises(VerificationError) as info:
         cms.verify(signed, trust())
     assert info.value.reason is expected
+
+
+def test_many_offered_certificates_are_refused_quickly() -> None:
+    """Hostile input offering many certificates under the issuer's name is bounded (the
+    path search would otherwise grow with the pool to the power of the path length)."""
+    from mynaid.trust.path import MAX_OFFERED_CERTIFICATES
+
+    leaf = issue(root("auth"), fresh_key("ee-many"))
+    offered = [make_root(f"decoy-{i}", root("auth").cert.subject).cert
+               for i in range(MAX_OFFERED_CERTIFICATES + 1)]
+    with pytest.raises(VerificationError) as info:
+        validate_path(leaf, trust(), intermediates=offered)
+    assert info.value.reason is Reason.MALFORMED

@@ -342,3 +342,57 @@ def test_cli_verify_with_ocsp(ocsp_url: str, responder: OcspResponder, tmp_path:
     responder.answer.status = ocsp.OCSPCertStatus.REVOKED
     assert main(argv) == 6
     assert "revoked" in capsys.readouterr().err
+
+
+# --- found in review ---------------------------------------------------------------------------
+
+
+def test_revocation_listed_only_in_a_later_crl_is_still_found() -> None:
+    """Validating at a past time: an older CRL that was current then does not list the
+    certificate, but a later one lists it as revoked before that time: revoked."""
+    from mynaid.trust.revocation import CrlSource, RevocationStatus
+
+    r = root("sign")
+    ee = issue(r, fresh_key("ee-later-crl"))
+    at = NOW - dt.timedelta(days=10)
+    old = make_crl(r, [], last_update=at - dt.timedelta(days=3),
+                   next_update=at + dt.timedelta(days=1))
+    new = make_crl(r, [ee.serial_number], last_update=NOW - dt.timedelta(hours=1),
+                   revocation_date=at - dt.timedelta(days=1))
+    source = CrlSource()
+    source.add_crl(old)
+    source.add_crl(new)
+    assert source.check(ee, r.cert, at).status is RevocationStatus.REVOKED
+
+
+def test_partitioned_crl_named_relative_to_its_issuer_covers_only_its_partition() -> None:
+    from cryptography.hazmat.primitives import hashes
+
+    from mynaid.trust.revocation import CrlSource, RevocationStatus
+
+    r = root("auth")
+
+    def partition(cn: str) -> x509.RelativeDistinguishedName:
+        return x509.RelativeDistinguishedName([x509.NameAttribute(x509.NameOID.COMMON_NAME,
+                                                                  cn)])
+
+    mine = x509.Name([*r.cert.subject.rdns, partition("Tsukuba-shi CRLDP")])
+    ee = issue(r, fresh_key("ee-partition"), Spec(crl_dp=mine))
+
+    def crl_for(cn: str) -> x509.CertificateRevocationList:
+        idp = x509.IssuingDistributionPoint(
+            full_name=None, relative_name=partition(cn), only_contains_user_certs=False,
+            only_contains_ca_certs=False, only_some_reasons=None, indirect_crl=False,
+            only_contains_attribute_certs=False)
+        return (x509.CertificateRevocationListBuilder().issuer_name(r.cert.subject)
+                .last_update(NOW - dt.timedelta(hours=1))
+                .next_update(NOW + dt.timedelta(days=1))
+                .add_extension(x509.CRLNumber(1), False).add_extension(idp, True)
+                .sign(r.key, hashes.SHA256()))
+
+    other = CrlSource()
+    other.add_crl(crl_for("Chiyoda-ku CRLDP"))
+    assert other.check(ee, r.cert).status is not RevocationStatus.GOOD
+    own = CrlSource()
+    own.add_crl(crl_for("Tsukuba-shi CRLDP"))
+    assert own.check(ee, r.cert).status is RevocationStatus.GOOD

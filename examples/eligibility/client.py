@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from examples.eligibility.wire import DEFAULT_CONTEXT, DeviceClaim, load_device_key
 from mynaid.cli.kiosk import TerminalKioskUI as TerminalUI
 from mynaid.errors import DependencyMissingError, MynaidError
+from mynaid.integrity import IssuerKey, load_issuer_keys
 from mynaid.kiosk import (
     FaceRoute,
     KioskConfig,
@@ -152,12 +153,14 @@ def _card_ca_certificates(protocol: CardProtocol) -> tuple[x509.Certificate, ...
 
 def run_check(service: ServiceClient, protocol: CardProtocol, ui: KioskUI, *,
               face: FaceRoute | None = None, device: DeviceIdentity | None = None,
-              context: str = DEFAULT_CONTEXT, config: KioskConfig | None = None
-              ) -> CheckResult:
+              context: str = DEFAULT_CONTEXT, config: KioskConfig | None = None,
+              issuer_keys: Sequence[IssuerKey] = ()) -> CheckResult:
     """Nonce, kiosk flow, verification: one patient's eligibility check.
 
     Without a ``device`` identity only the PIN route is offered: the server believes the
-    face and visual routes only from a registered kiosk.
+    face and visual routes only from a registered kiosk. ``issuer_keys`` are the trusted
+    CV-certificate issuers of the visual application: the face route uses the card photo
+    only once the card face is shown authentic with one of them.
     """
     status, answer = service.post("/nonce", {})
     if status != 200:
@@ -173,7 +176,7 @@ def run_check(service: ServiceClient, protocol: CardProtocol, ui: KioskUI, *,
         raise ClientError("the server's nonce is not hex") from exc
     if config is None:
         config = KioskConfig(allow_visual_confirmation=device is not None)
-    flow = KioskFlow(SessionKioskCard(protocol, context=context), ui,
+    flow = KioskFlow(SessionKioskCard(protocol, context=context, issuer_keys=issuer_keys), ui,
                      face if device is not None else None, config=config, challenge=nonce)
     outcome = flow.run()
     if not outcome.verified:
@@ -280,6 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kiosk-id", help="this kiosk's registered id (face/visual routes)")
     parser.add_argument("--device-key", type=Path,
                         help="this kiosk's Ed25519 private key, PEM (face/visual routes)")
+    parser.add_argument("--issuer-key", type=Path, action="append", default=[],
+                        help="trusted visual-AP issuer key, PEM (face route; repeatable; "
+                             "also $MYNAID_ISSUER_KEYS)")
     parser.add_argument("--context", default=DEFAULT_CONTEXT,
                         help="the service context this kiosk signs for")
     parser.add_argument("--json", action="store_true", help="print the server's JSON answer")
@@ -300,7 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         service = ServiceClient(args.server)
         with connect(args.reader, card=card) as protocol:
             result = run_check(service, protocol, ui, face=face, device=device,
-                               context=args.context)
+                               context=args.context,
+                               issuer_keys=load_issuer_keys(args.issuer_key))
     except MynaidError as exc:  # ClientError, no reader, no card, ...
         print(f"error: {exc.message}", file=sys.stderr)
         return 4

@@ -6,8 +6,8 @@ Seeds a database in a temporary folder, generates the demo kiosk's device key, s
 server on 127.0.0.1 (a free port), runs the kiosk client on the PIN route with the test
 card's published PIN fed to its own in-process UI, prints the result and stops the server.
 ``--method visual`` (staff confirm) or ``--method face`` (needs the face extra; the camera
-is replaced by ``--frame``, by default the test card's own photo) use the device-signed
-route instead.
+is replaced by ``--frame``, by default vectors/sample-frame.jpg, the holder in colour) use
+the device-signed route instead.
 """
 
 from __future__ import annotations
@@ -39,13 +39,15 @@ from examples.eligibility.seed import seed_database
 from examples.eligibility.server import REPO, EligibilityService, RunningServer, ServiceConfig
 from examples.eligibility.wire import public_key_to_text, save_device_key
 from mynaid.connect import connect, emulated_card
+from mynaid.integrity import load_issuer_key
 from mynaid.kiosk import Method
 
 DEMO_KIOSK = "demo-kiosk-1"
 #: The test card's published secrets (vectors/README.md); no real card has them.
 DEMO_PIN = "1234"
 DEMO_COLLATION_B = "55021720352285"
-DEMO_FRAME = REPO / "vectors" / "card-face" / "photo.jp2"
+DEMO_FRAME = REPO / "vectors" / "sample-frame.jpg"
+TEST_VISUAL_ISSUER = REPO / "vectors" / "test-pki" / "visual-issuer.pem"
 
 #: What the demo "patient" and "staff" type, one line per question, per route.
 _ANSWERS = {
@@ -81,8 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ui = TerminalUI(Method(args.method), stdin=io.StringIO(_ANSWERS[args.method]),
                             out=sys.stdout)
             with connect(card=emulated_card()) as protocol:
+                # The emulated card's visual application is certified by the test issuer.
                 result = run_check(ServiceClient(server.url), protocol, ui, face=face,
-                                   device=device)
+                                   device=device,
+                                   issuer_keys=[load_issuer_key(TEST_VISUAL_ISSUER)])
         print_result(result)
     print("server stopped")
     return exit_code(result)

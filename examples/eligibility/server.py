@@ -469,10 +469,31 @@ class EligibilityHTTPServer(ThreadingHTTPServer):
     prototype has no TLS and no client authentication, so it must not face a network)."""
 
     daemon_threads = True
+    #: Connections served at once; more are closed at once rather than each holding a
+    #: thread (a slow client sending a byte just under the read timeout would otherwise
+    #: pin a thread indefinitely).
+    max_connections = 32
 
     def __init__(self, service: EligibilityService, port: int = 0) -> None:
         self.service = service
+        self._slots = threading.BoundedSemaphore(self.max_connections)
         super().__init__((HOST, port), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     @property
     def url(self) -> str:

@@ -7,14 +7,13 @@ the APDU trace of ``-v`` redacts the responses of these applications.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from mynaid.cli.main import Settings, emit, pass_settings
+from mynaid.cli.main import Settings, emit, pass_settings, write_private
 
 if TYPE_CHECKING:
     from mynaid.integrity import IntegrityReport, IssuerKey
@@ -91,13 +90,6 @@ def _exit_on_failure(report: IntegrityReport) -> None:
 
         raise VerificationError(Reason.BAD_SIGNATURE,
                                 "integrity check failed: " + ", ".join(report.failed))
-
-
-def _write_private(path: Path, content: bytes) -> None:
-    # Personal data: created readable by the owner only.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(content)
 
 
 def _era(date: Any) -> str | None:
@@ -235,7 +227,7 @@ def visual_photo(settings: Settings, output: Path, fmt: str, credential: str,
         require_opencv()  # fail on a missing OpenCV before a try of the secret is spent
     data = _read_face(settings, credential, birth, expiry_year, force)
     content, extension = export(data.face.photo, fmt)
-    _write_private(output, content)
+    write_private(output, content)
     click.echo(f"wrote {output} ({len(content)} bytes, {extension[1:]})", err=True)
 
 
@@ -260,7 +252,7 @@ def visual_images(settings: Settings, output: Path, credential: str, birth: str 
     }
     for name, content in files.items():
         path = output / name
-        _write_private(path, content)
+        write_private(path, content)
         click.echo(f"wrote {path} ({len(content)} bytes)", err=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import click
@@ -107,10 +108,15 @@ class TerminalKioskUI:
               help="Preselect the patient's choice.")
 @click.option("--face-attempts", default=3, show_default=True, type=click.IntRange(1, 10))
 @click.option("--threshold", type=float, help="Face distance threshold (default: calibrated).")
+@click.option("--issuer-key", "issuer_keys", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Trusted visual-AP issuer key (PEM; repeatable; also $MYNAID_ISSUER_KEYS). "
+                   "The face route needs one to show the card face authentic.")
 @pass_settings
 def kiosk(settings: Settings, camera: str | None, method: str | None, face_attempts: int,
-          threshold: float | None) -> None:
+          threshold: float | None, issuer_keys: tuple[Path, ...]) -> None:
     """Run the clinic kiosk flow once: card, face or PIN, consent, outcome."""
+    from mynaid.integrity import load_issuer_keys
     from mynaid.kiosk import (
         CameraFaceRoute,
         FaceRoute,
@@ -130,7 +136,8 @@ def kiosk(settings: Settings, camera: str | None, method: str | None, face_attem
     ui = TerminalKioskUI(Method(method) if method else None)
     try:
         with settings.protocol() as protocol:
-            flow = KioskFlow(SessionKioskCard(protocol), ui, face,
+            card = SessionKioskCard(protocol, issuer_keys=load_issuer_keys(issuer_keys))
+            flow = KioskFlow(card, ui, face,
                              config=KioskConfig(face_attempts=face_attempts))
             outcome = flow.run()
     finally:

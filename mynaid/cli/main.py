@@ -199,6 +199,22 @@ def info(settings: Settings) -> None:
     emit(settings, data, "\n".join(lines))
 
 
+def write_private(path: Path, content: bytes) -> None:
+    """Write personal data readable by the owner only, also over an existing file, and
+    never through a symbolic link planted at ``path``."""
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+        with os.fdopen(fd, "wb") as out:
+            fd = -1
+            out.write(content)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def der_to_pem(der: bytes, label: str = "CERTIFICATE") -> bytes:
     """PEM armour (RFC 7468) with the standard library, so DER export needs no cryptography."""
     import base64
@@ -238,7 +254,11 @@ def cert_export(settings: Settings, which: str, output: Path | None, fmt: str,
         der = JpkiSession(protocol).read_certificate_der(slot, password, force=force)
     data = der_to_pem(der) if fmt == "pem" else der
     if output:
-        output.write_bytes(data)
+        # The signature certificate holds the holder's name, address and birth date.
+        if slot.needs_sign_password:
+            write_private(output, data)
+        else:
+            output.write_bytes(data)
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

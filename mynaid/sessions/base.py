@@ -88,14 +88,19 @@ class ApplicationSession:
                     self._clear_security_state()
 
     def _clear_security_state(self) -> None:
-        """Select the application again, which drops verified secrets (card-reference §1).
+        """Drop verified secrets before the transaction ends, so that no other client finds
+        a key left open.
 
-        Done before the transaction ends so that no other client finds a key left open.
+        The card reference says selecting an application clears the security state of the
+        *previous* one; whether re-selecting the same one does is unconfirmed, so another
+        application is selected, and this one again only if the card has no other.
         A card that went away has no state left to clear.
         """
         self._verified = False
+        other = Aid.TEXT if self.aid is not Aid.TEXT else Aid.JPKI
         try:
-            self.protocol.select_application(self.aid.value)
+            if self.protocol.select_application(other.value).sw != st.SW_OK:
+                self.protocol.select_application(self.aid.value)
         except (CardRemovedError, NoCardError, NoServiceError):
             pass
 
@@ -151,7 +156,7 @@ class ApplicationSession:
         clears the verified state so that it does not outlive the operation.
         """
         self._own(ref)
-        value = bytearray(ref.format.normalize(secret))
+        value = bytearray(ref.validate(secret))
         try:
             with self.transaction():
                 self._guarded_verify(ref, value, force)
@@ -193,8 +198,8 @@ class ApplicationSession:
         self._own(ref)
         if ref.name not in CHANGEABLE:
             raise ValueError(f"{ref.name} cannot be changed by the holder")
-        current_value = bytearray(ref.format.normalize(current))
-        new_value = bytearray(ref.format.normalize(new))
+        current_value = bytearray(ref.validate(current))
+        new_value = bytearray(ref.validate(new))
         try:
             if new_value == current_value:
                 raise InvalidSecretError("the new value is the same as the current one")

@@ -18,12 +18,10 @@ from mynaid.cardspec import (
     VISUAL_BIRTH_KEY,
     VISUAL_PIN_A,
     VISUAL_PIN_B,
-    SecretFormat,
     SecretRef,
 )
-from mynaid.errors import InvalidSecretError, ParseError
+from mynaid.errors import ParseError
 from mynaid.iso7816.apdu import CommandApdu
-from mynaid.records import valid_my_number
 from mynaid.sessions.base import ApplicationSession
 
 T = TypeVar("T")
@@ -37,22 +35,9 @@ VISUAL_CREDENTIALS: dict[str, SecretRef] = {"pin-a": VISUAL_PIN_A, "pin-b": VISU
 MAX_DIGEST_INFO = 245
 
 
-def _check_era_date(yymmdd: str) -> None:
-    month, day = int(yymmdd[2:4]), int(yymmdd[4:6])
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        raise InvalidSecretError("the era date part (YYMMDD) has no such month or day")
-
-
 def check_secret(ref: SecretRef, secret: str) -> None:
-    """Raise :class:`InvalidSecretError` (nothing sent) if ``secret`` cannot be right.
-
-    Messages name the rule that failed, never the value.
-    """
-    ref.format.normalize(secret)
-    if ref.format is SecretFormat.DIGITS12 and not valid_my_number(secret):
-        raise InvalidSecretError("照合番号A is the My Number: its check digit is wrong")
-    if ref.format in (SecretFormat.DIGITS14, SecretFormat.DIGITS6):
-        _check_era_date(secret[:6])
+    """Raise :class:`InvalidSecretError` (nothing sent) if ``secret`` cannot be right."""
+    ref.validate(secret)
 
 
 class FaceApplicationSession(ApplicationSession):
@@ -69,8 +54,10 @@ class FaceApplicationSession(ApplicationSession):
             return self.credentials[name]
         except KeyError:
             choices = ", ".join(self.credentials)
-            raise ValueError(f"the {self.name} application's credentials are {choices}; "
-                             f"not {name!r}") from None
+            # The unknown name is not echoed: a caller who swapped the arguments would
+            # otherwise see the secret in the message.
+            raise ValueError(f"unknown credential for the {self.name} application; "
+                             f"use one of {choices}") from None
 
     def _read_protected(self, ref: SecretRef, secret: str, force: bool,
                         read: Callable[[], T]) -> T:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 from mynaid.cardspec import (
@@ -87,7 +88,10 @@ class JpkiSession(ApplicationSession):
         """
         if slot.needs_sign_password and sign_password is not None:
             SIGN_PASSWORD.format.normalize(sign_password)  # format first: no APDU on bad input
-        with self.transaction():
+        # The signature certificate carries the holder's name, address and birth date (the
+        # birth date is the visual birth-date key and part of 照合番号B): traced as lengths.
+        private = self.protocol.sensitive() if slot.needs_sign_password else nullcontext()
+        with self.transaction(), private:
             if slot.needs_sign_password and sign_password is not None:
                 self.verify(SIGN_PASSWORD, sign_password, force=force)
             return self.read_tlv_file(slot.fid, f"the {slot.value} certificate",

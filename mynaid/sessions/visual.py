@@ -119,6 +119,14 @@ class VisualSession(FaceApplicationSession):
         card sign a fresh random challenge (``80 2A 00 00``) and verifies that signature
         with DF24. All in one transaction, so no other card can answer in between.
         """
+        return self.read_proven(secret, credential, issuer_keys, force=force,
+                                challenge=challenge)[1]
+
+    def read_proven(self, secret: str, credential: str | SecretRef = "pin-a",
+                    issuer_keys: Sequence[IssuerKey] = (), *, force: bool = False,
+                    challenge: bytes | None = None) -> tuple[CardFace, PresenceReport]:
+        """The card face together with its presence proof (see :meth:`prove_presence`):
+        what a kiosk needs before it trusts the photo."""
         ref = self.credential(credential)
         check_secret(ref, secret)
         challenge = os.urandom(CHALLENGE_SIZE) if challenge is None else challenge
@@ -128,5 +136,5 @@ class VisualSession(FaceApplicationSession):
             cert = self._cv_certificate()
             signature = self.sign_challenge(challenge_digest_info(challenge))
         checks = check_visual(face, cert, issuer_keys)
-        return PresenceReport(checks.cv_certificate, checks.face_signature,
-                              check_challenge(face.card_public_key, challenge, signature))
+        return face, PresenceReport(checks.cv_certificate, checks.face_signature,
+                                    check_challenge(face.card_public_key, challenge, signature))

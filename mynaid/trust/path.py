@@ -85,6 +85,11 @@ ACCEPTED_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
 MIN_RSA_BITS = 2048
 #: Longest chain the builder follows (JPKI needs 2: end entity and root).
 MAX_PATH_LENGTH = 6
+#: A JPKI path is the end-entity certificate and its root: a handful of offered CA
+#: certificates is plenty, and bounds the work an attacker can ask for.
+MAX_OFFERED_CERTIFICATES = 8
+#: Signature checks one path search may make before it gives up.
+MAX_SIGNATURE_CHECKS = 64
 
 
 class CertificateRole(str, enum.Enum):
@@ -288,6 +293,19 @@ def _build_paths(leaf: x509.Certificate, pool: Sequence[x509.Certificate],
                  trust: TrustStore) -> tuple[list[list[x509.Certificate]], _BuildFailure | None]:
     paths: list[list[x509.Certificate]] = []
     failure: _BuildFailure | None = None
+    # Hostile input can offer many cross-signed certificates under one name; without these
+    # bounds the search grows with the pool to the power of the path length.
+    signed: dict[tuple[bytes, bytes], bool] = {}
+    budget = [MAX_SIGNATURE_CHECKS]
+
+    def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+        key = (fingerprint(cert), fingerprint(issuer))
+        if key not in signed:
+            if budget[0] <= 0:
+                return False
+            budget[0] -= 1
+            signed[key] = _signed_by(cert, issuer)
+        return signed[key]
 
     def note(reason: Reason, message: str, index: int) -> None:
         nonlocal failure
@@ -301,10 +319,11 @@ def _build_paths(leaf: x509.Certificate, pool: Sequence[x509.Certificate],
         if trust.is_anchor(current):
             yield list(chain)
             return
-        if _is_self_issued(current) and _signed_by(current, current):
+        if _is_self_issued(current) and signed_by(current, current):
+            # The subject is not quoted: a signature certificate's names locate its holder.
             note(Reason.UNTRUSTED_ANCHOR,
                  f"{_where(index)} is a self-signed certificate that is neither pinned nor "
-                 f"supplied as a trust anchor ({current.subject.rfc4514_string()})", index)
+                 "supplied as a trust anchor", index)
             return
         if len(chain) >= MAX_PATH_LENGTH:
             note(Reason.PATH_TOO_LONG, f"no anchor within {MAX_PATH_LENGTH} certificates",
@@ -318,7 +337,11 @@ def _build_paths(leaf: x509.Certificate, pool: Sequence[x509.Certificate],
                  f"no certificate of the issuer {current.issuer.rfc4514_string()} of "
                  f"{_where(index)} is available", index)
             return
-        verified = [c for c in candidates if _signed_by(current, c)]
+        verified = [c for c in candidates if signed_by(current, c)]
+        if not verified and budget[0] <= 0:
+            note(Reason.PATH_TOO_LONG, f"gave up after {MAX_SIGNATURE_CHECKS} signature "
+                 "checks (too many candidate issuers)", index)
+            return
         if not verified:
             note(Reason.UNKNOWN_ISSUER,
                  f"{len(candidates)} certificate(s) are named "
@@ -520,6 +543,11 @@ def validate_path(leaf: x509.Certificate, trust: TrustStore, *,
     """
     options = options or ValidationOptions()
     offered = list(intermediates)  # iterated twice below; a generator would run dry
+    if len(offered) > MAX_OFFERED_CERTIFICATES:
+        raise VerificationError(Reason.MALFORMED,
+                                f"{len(offered)} certificates offered; at most "
+                                f"{MAX_OFFERED_CERTIFICATES} are considered for a path",
+                                subject="certificates")
     pool = list(trust.anchors_among(offered))
     pinned = {fingerprint(c) for c in pool}
     pool += [c for c in offered if fingerprint(c) not in pinned]

@@ -45,6 +45,7 @@ from cryptography.x509.oid import (
 
 from mynaid.errors import ParseError
 from mynaid.trust.errors import Reason, VerificationError
+from mynaid.trust.path import ACCEPTED_HASHES
 
 __all__ = [
     "CrlSource",
@@ -124,7 +125,10 @@ def _aware(t: dt.datetime | None) -> dt.datetime:
 def _verify_signature(public_key: object, signature: bytes, data: bytes,
                       algorithm: hashes.HashAlgorithm | None) -> bool:
     """Whether ``signature`` over ``data`` verifies with ``public_key`` (RSA PKCS#1 v1.5,
-    ECDSA or EdDSA, as CRLs and OCSP responses are signed)."""
+    ECDSA or EdDSA, as CRLs and OCSP responses are signed). Hashes that certificate paths
+    refuse (SHA-1, MD5) are refused here too."""
+    if algorithm is not None and not isinstance(algorithm, ACCEPTED_HASHES):
+        return False
     try:
         if isinstance(public_key, rsa.RSAPublicKey) and algorithm is not None:
             public_key.verify(signature, data, padding.PKCS1v15(), algorithm)
@@ -295,12 +299,13 @@ class CrlSource:
             if not self._applicable(crl, cert):
                 continue
             next_update = crl.next_update_utc
-            if crl.last_update_utc > when + CLOCK_SKEW:
-                continue  # issued after the time of interest: says nothing about it
             entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
             if entry is not None and entry.revocation_date_utc <= when:
-                # A listed revocation is conclusive even in an old CRL (revocation is final).
+                # A listed revocation is conclusive in any CRL, older or newer than the time
+                # of interest, as long as it took effect by then (revocation is final).
                 return self._revoked(crl, entry)
+            if crl.last_update_utc > when + CLOCK_SKEW:
+                continue  # issued later and not listing it: says nothing about that time
             if next_update is not None and next_update < when - CLOCK_SKEW:
                 stale = stale or RevocationResult(
                     RevocationStatus.INDETERMINATE, "crl",
@@ -345,6 +350,11 @@ class CrlSource:
             return False
         if idp.only_some_reasons or idp.indirect_crl or idp.only_contains_attribute_certs:
             return False  # partitioned or indirect CRLs are not supported
+        if idp.relative_name is not None:
+            # The partition named relative to the issuer: the issuer's DN plus this RDN.
+            full = x509.Name([*crl.issuer.rdns, idp.relative_name])
+            if full not in set(_distribution_points(cert)):
+                return False
         if idp.full_name:
             idp_names = {g.value for g in idp.full_name
                          if isinstance(g, (x509.DirectoryName, x509.UniformResourceIdentifier))}
