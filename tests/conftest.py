@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -33,6 +36,32 @@ def protocol(card: EmulatedCard) -> Iterator[CardProtocol]:
     transport = EmulatorTransport(card)
     yield CardProtocol(transport)
     transport.close()
+
+
+@dataclass
+class CliResult:
+    """What one in-process ``mynaid`` run gave: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+
+CliRunner = Callable[..., CliResult]
+
+
+@pytest.fixture
+def cli_run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """Run ``mynaid.cli.main.main(argv)`` in-process with ``stdin`` as standard input."""
+    from mynaid.cli.main import main
+
+    def _run(*argv: str, stdin: str = "") -> CliResult:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return CliResult(int(code), out, err)
+
+    return _run
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,11 @@ Most runs call :func:`mynaid.cli.main.main` in-process; a few go through ``pytho
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +21,8 @@ import mynaid.connect
 from mynaid import errors
 from mynaid.cardspec import Aid
 from mynaid.cli.exitcodes import ExitCode, exit_code_for
-from mynaid.cli.main import main
 from mynaid.emulator import EmulatedCard, build_card, default_profile
+from tests.conftest import CliResult, CliRunner
 
 PROFILE = default_profile()
 DER = {
@@ -36,14 +34,8 @@ DER = {
 REPO = Path(__file__).resolve().parent.parent
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-Runner = Callable[..., Result]
+Result = CliResult
+Runner = CliRunner
 
 
 @pytest.fixture(autouse=True)
@@ -59,14 +51,8 @@ def _restore_logging() -> Iterator[None]:
 
 
 @pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Runner:
-    def _run(*argv: str, stdin: str = "") -> Result:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return Result(int(code), out, err)
-
-    return _run
+def run(cli_run: Runner) -> Runner:
+    return cli_run
 
 
 @pytest.fixture

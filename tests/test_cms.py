@@ -4,13 +4,10 @@ bad signatures (each with its own reason), and interoperability with ``openssl c
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,12 +19,12 @@ import mynaid.connect
 from mynaid import cms
 from mynaid.cardkey import CardRsaPrivateKey
 from mynaid.cli.exitcodes import ExitCode
-from mynaid.cli.main import main
 from mynaid.connect import connect, emulated_card
 from mynaid.emulator import EmulatedCard, build_card, default_profile
 from mynaid.protocol import CardProtocol
 from mynaid.trust.errors import Reason, VerificationError
 from mynaid.trust.path import CertificateRole, PolicyKind
+from tests.conftest import CliResult, CliRunner
 from tests.trust_pki import PKI_DIR, Spec, fresh_key, issue, key_pem, pem, root, trust
 
 CONTENT = "契約書 v1: the content to sign\n".encode()
@@ -213,27 +210,17 @@ def test_bad_path_is_reported_through_cms() -> None:
 # --- CLI -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
+Result = CliResult
 
 
 @pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-        ) -> Callable[..., Result]:
+def run(cli_run: CliRunner, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The CLI with one emulated card kept across runs (so a signature's card is the one
+    whose certificate the next run reads)."""
     card = build_card(default_profile())
     monkeypatch.setattr(mynaid.connect, "emulated_card",
                         lambda profile=None, options=None: card)
-
-    def _run(*argv: str, stdin: str = "") -> Result:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return Result(int(code), out, err)
-
-    return _run
+    return cli_run
 
 
 @pytest.fixture

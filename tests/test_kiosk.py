@@ -8,7 +8,7 @@ import datetime as dt
 import json
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from mynaid.kiosk import (
 from mynaid.protocol import CardProtocol
 from mynaid.transport.emulated import EmulatorTransport
 from mynaid.trust.anchors import TrustStore
+from tests.conftest import CliRunner
 
 PROFILE = default_profile()
 PIN_B = "55021720352285"  # the default test card: born 1980-02-17, expiry 2035, code 2285
@@ -385,25 +386,12 @@ PROFILE_PHOTO = _photo()
 SAMPLE_FRAME = Path(__file__).resolve().parents[1] / "vectors" / "sample-frame.jpg"
 
 
-def cli(args: list[str], stdin: str, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
-    import io
-
-    from mynaid.cli.main import main
-
-    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_cli_face_route_with_the_sample_frame(capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_face_route_with_the_sample_frame(cli_run: CliRunner) -> None:
     pytest.importorskip("cv2")
     pytest.importorskip("dlib")
-    code, out, err = cli(["--emulator", "--json", "kiosk", "--method", "face", "--camera",
-                          str(SAMPLE_FRAME), "--issuer-key", str(VISUAL_ISSUER)],
-                         f"{PIN_B}\ny\n", capsys, monkeypatch)
+    code, out, err = astuple(cli_run(
+        "--emulator", "--json", "kiosk", "--method", "face", "--camera", str(SAMPLE_FRAME),
+        "--issuer-key", str(VISUAL_ISSUER), stdin=f"{PIN_B}\ny\n"))
     assert code == 0, err
     outcome = json.loads(out)
     assert outcome["result"] == "verified" and outcome["method"] == "face"
@@ -411,20 +399,16 @@ def test_cli_face_route_with_the_sample_frame(capsys: pytest.CaptureFixture[str]
     assert PIN_B not in out + err
 
 
-def test_cli_pin_route_guard_exit_code(capsys: pytest.CaptureFixture[str],
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    code, out, err = cli(["--emulator", "kiosk", "--method", "pin"], "0000\n0000\n0000\n\n",
-                         capsys, monkeypatch)
+def test_cli_pin_route_guard_exit_code(cli_run: CliRunner) -> None:
+    code, out, err = astuple(cli_run("--emulator", "kiosk", "--method", "pin",
+                                     stdin="0000\n0000\n0000\n\n"))
     assert code == 7
     assert "wrong PIN: 1 tries left" in err and "one try left" in err
     assert "0000" not in out
 
 
-def test_cli_visual_refused_exit_code(capsys: pytest.CaptureFixture[str],
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    code, _out, _err = cli(["--emulator", "kiosk", "--method", "visual"], "n\n", capsys,
-                           monkeypatch)
-    assert code == 6
+def test_cli_visual_refused_exit_code(cli_run: CliRunner) -> None:
+    assert cli_run("--emulator", "kiosk", "--method", "visual", stdin="n\n").code == 6
 
 
 def test_camera_face_route_no_match_for_another_person(card: EmulatedCard) -> None:
