@@ -18,7 +18,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
@@ -44,7 +43,6 @@ PIN_B = "55021720352285"  # the default test card's 照合番号B (vectors/READM
 AUTH_PIN = "1234"
 SAMPLE_FRAME = ROOT / "vectors" / "sample-frame.jpg"
 VISUAL_ISSUER = ROOT / "vectors" / "test-pki" / "visual-issuer.pem"
-READER = "Virtual PCD 00 00"
 
 
 class ScriptUI:
@@ -140,30 +138,24 @@ def main() -> int:
     def in_process() -> Any:
         return connect(card=emulated_card())
 
-    setups: list[tuple[str, Callable[[], Any]]] = [("in-process", in_process)]
-    rig = None
-    if os.geteuid() == 0:
-        from tests.pcsc_rig import PcscRig
+    def report(name: str, opener: Callable[[], Any]) -> None:
+        for method in (Method.FACE, Method.PIN):
+            times, outcome = run_flows(opener, method, args.rounds, face)
+            stats = summary(times)
+            results[f"{name}/{method.value}"] = {**stats, "steps": [
+                s.value for s, _ in outcome.steps]}
+            print(f"{name:<12} {method.value:<5} {stats['median_ms']:>8.0f} ms "
+                  f"{stats['p90_ms']:>8.0f} ms {stats['max_ms']:>8.0f} ms")
 
-        rig = PcscRig(Path(tempfile.mkdtemp(prefix="bench-kiosk-")))
-        rig.start()
-        rig.insert_card()
-        setups.append(("pcscd+vpcd", lambda: connect(READER)))
-    else:
+    print(f"{'transport':<12} {'route':<5} {'median':>10} {'p90':>10} {'max':>10}")
+    report("in-process", in_process)
+    if os.geteuid() != 0:
         print("SKIPPED pcscd+vpcd: needs root (pcscd in a private network namespace)")
-    try:
-        print(f"{'transport':<12} {'route':<5} {'median':>10} {'p90':>10} {'max':>10}")
-        for name, opener in setups:
-            for method in (Method.FACE, Method.PIN):
-                times, outcome = run_flows(opener, method, args.rounds, face)
-                stats = summary(times)
-                results[f"{name}/{method.value}"] = {**stats, "steps": [
-                    s.value for s, _ in outcome.steps]}
-                print(f"{name:<12} {method.value:<5} {stats['median_ms']:>8.0f} ms "
-                      f"{stats['p90_ms']:>8.0f} ms {stats['max_ms']:>8.0f} ms")
-    finally:
-        if rig is not None:
-            rig.stop()
+    else:
+        from tests.pcsc_rig import card_in_rig
+
+        with card_in_rig("mynaid-bench-kiosk-") as reader:
+            report("pcscd+vpcd", lambda: connect(reader))
     print("target: <= 2000 ms per flow")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -26,7 +26,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -136,26 +135,16 @@ def run(rounds: int, pcsc: bool) -> tuple[list[Figure], list[str]]:
     if os.geteuid() != 0:
         notes.append("PC/SC skipped: needs root (pcscd in a private network namespace)")
         return figures, notes
-    from tests.pcsc_rig import PcscRig, RigUnavailable
+    from tests.pcsc_rig import RigUnavailable, card_in_rig
 
-    with tempfile.TemporaryDirectory(prefix="mynaid-bench-sign-") as workdir:
-        rig = PcscRig(Path(workdir))
-        started = time.monotonic()
-        try:
-            rig.start()
-        except RigUnavailable as exc:
-            notes.append(f"PC/SC skipped: {exc}")
-            return figures, notes
-        notes.append(f"rig ready after {time.monotonic() - started:.1f} s")
-        try:
-            card = rig.insert_card()
-            try:
-                with _pcsc_protocol() as protocol:
-                    figures += measure_card("pcscd+vpcd", protocol, rounds)
-            finally:
-                rig.remove_card(card)
-        finally:
-            rig.stop()
+    started = time.monotonic()
+    try:
+        with card_in_rig("mynaid-bench-sign-"):
+            notes.append(f"rig ready after {time.monotonic() - started:.1f} s")
+            with _pcsc_protocol() as protocol:
+                figures += measure_card("pcscd+vpcd", protocol, rounds)
+    except RigUnavailable as exc:
+        notes.append(f"PC/SC skipped: {exc}")
     return figures, notes
 
 

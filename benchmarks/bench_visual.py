@@ -20,7 +20,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -125,24 +124,14 @@ def run(rounds: int, pcsc: bool) -> tuple[list[Result], list[str]]:
     if os.geteuid() != 0:
         notes.append("PC/SC skipped: needs root (pcscd in a private network namespace)")
         return results, notes
-    from tests.pcsc_rig import PcscRig, RigUnavailable
+    from tests.pcsc_rig import RigUnavailable, card_in_rig
 
-    with tempfile.TemporaryDirectory(prefix="mynaid-bench-visual-") as workdir:
-        rig = PcscRig(Path(workdir))
-        try:
-            rig.start()
-        except RigUnavailable as exc:
-            notes.append(f"PC/SC skipped: {exc}")
-            return results, notes
-        try:
-            card = rig.insert_card()
-            try:
-                for mode in (ExtendedLength.OFF, ExtendedLength.AUTO):
-                    results.append(measure("pcscd+vpcd", through_pcscd, mode, rounds))
-            finally:
-                rig.remove_card(card)
-        finally:
-            rig.stop()
+    try:
+        with card_in_rig("mynaid-bench-visual-"):
+            for mode in (ExtendedLength.OFF, ExtendedLength.AUTO):
+                results.append(measure("pcscd+vpcd", through_pcscd, mode, rounds))
+    except RigUnavailable as exc:
+        notes.append(f"PC/SC skipped: {exc}")
     return results, notes
 
 

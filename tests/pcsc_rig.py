@@ -13,14 +13,16 @@ PC/SC's own reader-state events (SCardGetStatusChange) for card insertion and re
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
@@ -265,3 +267,21 @@ class PcscRig:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def card_in_rig(prefix: str, *serve_args: str) -> Iterator[str]:
+    """A rig of its own with one emulated card in reader 0, for scripts (benchmarks): yields
+    the reader name, stops everything after. Raises :class:`RigUnavailable` when it cannot
+    run here."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
+        rig = PcscRig(Path(workdir))
+        rig.start()
+        try:
+            card = rig.insert_card(*serve_args)
+            try:
+                yield card.reader
+            finally:
+                rig.remove_card(card)
+        finally:
+            rig.stop()
