@@ -14,10 +14,17 @@ from __future__ import annotations
 class MynaidError(Exception):
     """Base class of every error raised by mynaid."""
 
-    def __init__(self, message: str, sw: int | None = None) -> None:
+    #: A stable, machine-readable code (``--json`` prints it; tests match on it).
+    #: Subclasses set their own; an instance may carry a more specific one.
+    reason: str = "error"
+
+    def __init__(self, message: str, sw: int | None = None, *,
+                 reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.sw = sw
+        if reason is not None:
+            self.reason = reason
 
     def __str__(self) -> str:
         if self.sw is None:
@@ -31,13 +38,19 @@ class MynaidError(Exception):
 class ParseError(MynaidError):
     """Data from the card or a file does not have the expected structure."""
 
+    reason: str = "malformed-data"
+
 
 class ApduEncodingError(MynaidError, ValueError):
     """A command APDU cannot be encoded (field too long, bad parameter)."""
 
+    reason: str = "apdu-encoding"
+
 
 class InvalidSecretError(MynaidError, ValueError):
     """A PIN, password or verification code has the wrong format; nothing was sent."""
+
+    reason: str = "invalid-secret"
 
 
 # --- status words returned by the card --------------------------------------------------------
@@ -46,6 +59,8 @@ class InvalidSecretError(MynaidError, ValueError):
 class CardError(MynaidError):
     """The card answered a command with an error status word."""
 
+    reason: str = "card-error"
+
     def __init__(self, message: str, sw: int) -> None:
         super().__init__(message, sw)
 
@@ -53,13 +68,19 @@ class CardError(MynaidError):
 class SecurityStatusNotSatisfiedError(CardError):
     """``69 82``: the operation needs a PIN or code that has not been verified."""
 
+    reason: str = "security-status-not-satisfied"
+
 
 class FileNotFoundOnCardError(CardError):
     """``6A 82``: the application or file does not exist on this card."""
 
+    reason: str = "file-not-found"
+
 
 class WrongPinError(CardError):
     """``63 Cx``: VERIFY failed; ``tries_left`` tries remain."""
+
+    reason: str = "wrong-pin"
 
     def __init__(self, message: str, sw: int, tries_left: int) -> None:
         super().__init__(message, sw)
@@ -69,17 +90,25 @@ class WrongPinError(CardError):
 class PinBlockedError(CardError):
     """``69 84`` or ``63 C0``: the key is blocked; only a municipal office can reset it."""
 
+    reason: str = "pin-blocked"
+
 
 class ConditionsNotSatisfiedError(CardError):
     """``69 85`` (or ``69 86``, no current EF): the command is not allowed in this state."""
+
+    reason: str = "conditions-not-satisfied"
 
 
 class UnsupportedCommandError(CardError):
     """``6D 00`` / ``6E 00`` / ``6A 86``: the card does not support this command or parameter."""
 
+    reason: str = "unsupported-command"
+
 
 class WrongLengthError(CardError):
     """``67 00``, ``6B 00`` and similar length or offset errors."""
+
+    reason: str = "wrong-length"
 
 
 # --- the path between this process and the card ----------------------------------------------
@@ -88,25 +117,37 @@ class WrongLengthError(CardError):
 class TransportError(MynaidError):
     """Communication with the reader or card failed."""
 
+    reason: str = "transport-error"
+
 
 class NoServiceError(TransportError):
     """The PC/SC service (pcscd) is not running or not reachable."""
+
+    reason: str = "no-service"
 
 
 class NoReaderError(TransportError):
     """No reader is attached, or none matches the requested name or index."""
 
+    reason: str = "no-reader"
+
 
 class NoCardError(TransportError):
     """The reader has no card in it."""
+
+    reason: str = "no-card"
 
 
 class CardRemovedError(TransportError):
     """The card was removed (or the virtual card went away) during an operation."""
 
+    reason: str = "card-removed"
+
 
 class CardResetError(TransportError):
     """Another process reset the card: any verified PIN is gone. Nothing was re-sent."""
+
+    reason: str = "card-reset"
 
 
 class LockoutGuardError(MynaidError):
@@ -114,6 +155,8 @@ class LockoutGuardError(MynaidError):
 
     Pass ``force=True`` (CLI ``--force``) to attempt it anyway.
     """
+
+    reason: str = "lockout-guard"
 
     def __init__(self, message: str, tries_left: int) -> None:
         super().__init__(message)
@@ -127,6 +170,10 @@ class VerificationFailedError(MynaidError):
     :class:`mynaid.face.errors.FaceVerificationError` and the kiosk's outcome error.
     """
 
+    reason: str = "verification-failed"
+
 
 class DependencyMissingError(MynaidError):
     """An optional dependency (an extra such as ``mynaid[pcsc]``) is not installed."""
+
+    reason: str = "dependency-missing"

@@ -106,6 +106,8 @@ class VerificationError(VerificationFailedError):
     never include holder data, only structure, names of CAs, serials and times.
     """
 
+    reason: Reason
+
     def __init__(self, reason: Reason, message: str, *, subject: str | None = None) -> None:
         super().__init__(f"{reason.value}: {message}")
         self.reason = reason
