@@ -47,12 +47,20 @@ class TextFile(enum.IntEnum):
     INTEGRITY = 0x0003
     CV_CERTIFICATE = 0x0004
     AP_INFO = 0x0005
+    #: An RSA public key (tag A1) for delivering a session key (card-reference §9).
+    SESSION_KEY = 0x0006
+    #: The text AP's card key (DF51) signed by the EF 0004 key (DF52) (card-reference §9).
+    SIGNED_CARD_KEY = 0x0007
+    #: 16 x FF on the cards seen; purpose unknown.
+    EXTRA = 0x0008
     PIN = 0x0011
+    #: A key issued blocked (query 63 C0, VERIFY 69 84); what it guards is unknown.
+    BLOCKED_KEY = 0x0012
+    #: The card-presence key (internal EF, card-reference §9): the library signs with
+    #: ``80 2A 00 00`` and never selects it.
+    CARD_KEY = 0x0013
     PIN_A = 0x0014
     PIN_B = 0x0015
-    #: The card-presence key. Its file id is the emulator's choice (unconfirmed): the library
-    #: signs with ``80 2A 00 00`` and never selects it.
-    CARD_KEY = 0x0021
 
 
 class VisualFile(enum.IntEnum):
@@ -67,8 +75,8 @@ class VisualFile(enum.IntEnum):
     BIRTH_KEY = 0x0011
     PIN_B = 0x0012
     PIN_A = 0x0013
-    #: The card-presence key (file id chosen by the emulator, as for :attr:`TextFile.CARD_KEY`).
-    CARD_KEY = 0x0021
+    #: The card-presence key (internal EF, card-reference §9).
+    CARD_KEY = 0x001A
 
 
 #: Which keys open each readable EF of the text AP: any one of them (None = free to read).
@@ -78,6 +86,10 @@ TEXT_READ_ACCESS: dict[TextFile, frozenset[int] | None] = {
     TextFile.INTEGRITY: frozenset({TextFile.PIN, TextFile.PIN_A, TextFile.PIN_B}),
     TextFile.CV_CERTIFICATE: None,
     TextFile.AP_INFO: None,
+    TextFile.SESSION_KEY: frozenset({TextFile.PIN, TextFile.PIN_A, TextFile.PIN_B}),
+    TextFile.SIGNED_CARD_KEY: frozenset({TextFile.PIN, TextFile.PIN_A, TextFile.PIN_B}),
+    # Unconfirmed: opened like 0006/0007 here.
+    TextFile.EXTRA: frozenset({TextFile.PIN, TextFile.PIN_A, TextFile.PIN_B}),
 }
 
 #: Which keys open each readable EF of the visual AP (card-reference §4).
@@ -223,12 +235,14 @@ TEXT_PIN_A = SecretRef("text-pin-a", "照合番号A (text AP)", Aid.TEXT, 0x0014
                        SecretFormat.DIGITS12, 3, confirmed=False)
 TEXT_PIN_B = SecretRef("text-pin-b", "照合番号B (text AP)", Aid.TEXT, 0x0015,
                        SecretFormat.DIGITS14, 10, confirmed=False)
+# Visual keys: 10 tries (card-reference §9: two readers run on real cards refuse to go on
+# below 10 for 照合番号A; B and the birth-date key very likely the same).
 VISUAL_PIN_A = SecretRef("visual-pin-a", "照合番号A (visual AP)", Aid.VISUAL, 0x0013,
-                         SecretFormat.DIGITS12, 3, confirmed=False)
+                         SecretFormat.DIGITS12, 10, confirmed=False)
 VISUAL_PIN_B = SecretRef("visual-pin-b", "照合番号B (visual AP)", Aid.VISUAL, 0x0012,
-                         SecretFormat.DIGITS14, 3, confirmed=False)
+                         SecretFormat.DIGITS14, 10, confirmed=False)
 VISUAL_BIRTH_KEY = SecretRef("visual-birth", "birth-date key (visual AP)", Aid.VISUAL, 0x0011,
-                             SecretFormat.DIGITS6, 3, confirmed=False)
+                             SecretFormat.DIGITS6, 10, confirmed=False)
 
 ALL_SECRETS: tuple[SecretRef, ...] = (
     AUTH_PIN, SIGN_PASSWORD, TEXT_PIN, TEXT_PIN_A, TEXT_PIN_B,

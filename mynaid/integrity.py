@@ -2,12 +2,18 @@
 
 Three links (card-reference §5–6), each reported as its own :class:`Check`:
 
-1. the AP's CV certificate (EF 0004) is signed by an issuer key the caller trusts. The real
-   issuer keys belong to J-LIS and are not shipped: pass them with :func:`load_issuer_keys`
-   (the test card's are ``vectors/test-pki/{text,visual}-issuer.pem``). Without one, this
+1. the AP's CV certificate (EF 0004) is signed by an issuer key the caller trusts. The
+   production issuer keys (``5000023`` visual, ``5000033`` text) are pinned in
+   :mod:`mynaid.trust.cvkeys` (published by soltia48/myna-card; not checked here against a
+   physical card) and matched by the whole 16-byte 証明者鍵ID; other keys are passed with
+   :func:`load_issuer_keys` (the test card's are ``vectors/test-pki/{text,visual}-issuer.pem``).
+   The check says which hierarchy verified (``production``, ``test`` or ``user-supplied``):
+   a test card is never reported as a production card. With no key for the issuer, the
    check is *skipped*, never passed;
 2. the record's signature verifies with the key in that CV certificate: text DF33 over
-   DF31‖DF32, visual DF28 over a DigestInfo of three SHA-256 digests;
+   DF31‖DF32, visual DF28 over a DigestInfo of three SHA-256 digests; visual 0001 DF13,
+   visual 0005 DF43 and text 0007 DF52 over the fields before them as written
+   (card-reference §9);
 3. the signed digests match the data read: text DF31 = SHA-256(EF 0001), DF32 =
    SHA-256(DF22..DF25); visual DF28's three digests are recomputed from the face record.
 
@@ -15,8 +21,10 @@ A check that fails says why, naming the part that does not match. The expiry dat
 the security-code image (DF2A) are outside the visual signature, so changes to them pass.
 
 A card-presence proof goes further: the visual face record carries the card's own public key
-(DF24), so once the record verifies, a fresh random challenge signed by the card
-(``80 2A 00 00``, no secret) shows that the card itself is present, not a copy of its data.
+(DF24), and text EF 0007 the text application's (DF51). The card key is a different key from
+the EF 0004 key that signs the records. Once the record verifies, a fresh random challenge
+signed by the card (``80 2A 00 00``, no secret) with that card key shows that the card itself
+is present, not a copy of its data.
 """
 
 from __future__ import annotations
@@ -36,11 +44,15 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from mynaid.errors import ParseError
 from mynaid.records import (
+    AgeRecord,
     Attributes,
     CardFace,
     CvCertificate,
+    MyNumberImage,
+    SignedCardKey,
     TextIntegrityRecord,
 )
+from mynaid.trust.cvkeys import CV_KEYS_SOURCE, hierarchy_of, pinned_cv_key
 
 #: DigestInfo header of the visual signature: SHA-256's OID with a 96-byte digest (§6).
 FACE_DIGEST_INFO_PREFIX = bytes.fromhex("3071300D060960864801650304020105000460")
@@ -55,21 +67,30 @@ _FACE_PART_NAMES = (
 
 @dataclass(frozen=True)
 class Check:
-    """One check's outcome: ``passed`` is True, False, or None when it could not be made."""
+    """One check's outcome: ``passed`` is True, False, or None when it could not be made.
+
+    ``hierarchy`` is set on a passed CV-certificate check: which issuer hierarchy verified it
+    (``production``: a pinned J-LIS key; ``test``: a test-hierarchy id verified by a supplied
+    key; ``user-supplied``: any other id verified by a supplied key).
+    """
 
     passed: bool | None
     reason: str
+    hierarchy: str | None = None
 
     @property
     def skipped(self) -> bool:
         return self.passed is None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "reason": self.reason}
+        out: dict[str, Any] = {"passed": self.passed, "reason": self.reason}
+        if self.hierarchy is not None:
+            out["hierarchy"] = self.hierarchy
+        return out
 
 
-def _ok(reason: str) -> Check:
-    return Check(True, reason)
+def _ok(reason: str, hierarchy: str | None = None) -> Check:
+    return Check(True, reason, hierarchy)
 
 
 def _fail(reason: str) -> Check:
@@ -129,15 +150,38 @@ class PresenceReport(IntegrityReport):
     challenge_signature: Check
 
 
+@dataclass(frozen=True)
+class RecordReport(IntegrityReport):
+    """One signed record (visual 0001 or 0005, text 0007): CV certificate and signature."""
+
+    cv_certificate: Check
+    record_signature: Check
+
+
+@dataclass(frozen=True)
+class TextPresenceReport(IntegrityReport):
+    """The text AP's presence proof: EF 0007 (the card key, signed by the EF 0004 key),
+    then the card's signature of a fresh challenge with that card key."""
+
+    cv_certificate: Check
+    card_key_signature: Check
+    challenge_signature: Check
+
+
 # --- issuer keys -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class IssuerKey:
-    """A trusted CV-certificate issuer public key and where it came from."""
+    """A trusted CV-certificate issuer public key and where it came from.
+
+    ``key_id``, when set, restricts the key to certificates naming exactly that 16-byte
+    証明者鍵ID; a key loaded from a file has none and is tried for any issuer.
+    """
 
     label: str
     public_key: rsa.RSAPublicKey
+    key_id: bytes | None = None
 
 
 def load_issuer_key(path: str | os.PathLike[str]) -> IssuerKey:
@@ -180,15 +224,37 @@ def _pkcs1_sha256(key: rsa.RSAPublicKey, signature: bytes, message: bytes) -> bo
     return True
 
 
-def check_cv_certificate(cert: CvCertificate, issuer_keys: Sequence[IssuerKey]) -> Check:
-    """Is the CV certificate signed (PKCS#1 v1.5, SHA-256 over its body) by a trusted key?"""
+def check_cv_certificate(cert: CvCertificate, issuer_keys: Sequence[IssuerKey], *,
+                         pinned: bool = True) -> Check:
+    """Is the CV certificate signed (PKCS#1 v1.5, SHA-256 over its body) by a trusted key?
+
+    The pinned production key whose 16-byte id equals the certificate's issuer id is tried
+    first (with ``pinned``), then the supplied keys. Only a pinned key makes the result
+    ``production``; a certificate under a test id (``6xxxxxx``) verified by a supplied key is
+    ``test``, any other one ``user-supplied``.
+    """
     issuer = str(cert.issuer_key_id)
-    if not issuer_keys:
-        return _skip(f"no issuer public key configured for issuer {issuer} "
-                     "(the J-LIS keys are not shipped; see --issuer-key)")
-    for key in issuer_keys:
+    key_id = cert.issuer_key_id.raw
+    pinned_key = pinned_cv_key(key_id) if pinned else None
+    if pinned_key is not None and _pkcs1_sha256(pinned_key.public_key, cert.signature,
+                                                cert.body):
+        return _ok(f"signed by the production issuer {issuer} with its pinned key "
+                   f"(source: {CV_KEYS_SOURCE})", "production")
+    candidates = [k for k in issuer_keys if k.key_id is None or k.key_id == key_id]
+    for key in candidates:
         if _pkcs1_sha256(key.public_key, cert.signature, cert.body):
-            return _ok(f"signed by issuer {issuer} with the configured key {key.label}")
+            if hierarchy_of(key_id) == "test":
+                return _ok(f"signed by the test-hierarchy issuer {issuer} with the supplied "
+                           f"key {key.label}: a test card, not a production card", "test")
+            return _ok(f"signed by issuer {issuer} with the supplied key {key.label} "
+                       "(not a pinned production key)", "user-supplied")
+    if pinned_key is not None:
+        return _fail(f"the CV certificate names the production issuer {issuer} but is not "
+                     "signed by its pinned key" + (" nor by any supplied key"
+                                                   if candidates else ""))
+    if not candidates:
+        return _skip(f"no issuer public key known for issuer {issuer} (only the production "
+                     "issuers 5000023 and 5000033 are pinned; for others see --issuer-key)")
     return _fail(f"the CV certificate (issuer {issuer}) is not signed by any configured "
                  "issuer key")
 
@@ -275,3 +341,38 @@ def check_challenge(key: rsa.RSAPublicKey, challenge: bytes, signature: bytes) -
         return _ok("the card signed the fresh challenge with the key in its signed record")
     return _fail("the challenge's signature does not verify with the card key in the "
                  "signed record: the data may come from another card or a copy")
+
+
+# --- records signed by the EF 0004 key (card-reference §9) -----------------------------------
+
+
+def check_record_signature(signature: bytes, signed_data: bytes, cert: CvCertificate,
+                           what: str) -> Check:
+    """``what``'s signature: PKCS#1 v1.5 SHA-256 by the CV certificate's key over the
+    fields before it, as read."""
+    if _pkcs1_sha256(cert.public_key, signature, signed_data):
+        return _ok(f"{what} verifies with the CV certificate's key")
+    return _fail(f"{what} does not verify with the CV certificate's key (the record or the "
+                 "certificate was altered, or it was signed by another key)")
+
+
+def check_age_record(record: AgeRecord, cert: CvCertificate,
+                     issuer_keys: Sequence[IssuerKey] = ()) -> RecordReport:
+    """Visual EF 0001: DF13 over DF11‖DF12 by the visual EF 0004 key."""
+    return RecordReport(check_cv_certificate(cert, issuer_keys), check_record_signature(
+        record.signature, record.signed_data, cert, "DF13 over DF11 and DF12 (age record)"))
+
+
+def check_my_number_image(record: MyNumberImage, cert: CvCertificate,
+                          issuer_keys: Sequence[IssuerKey] = ()) -> RecordReport:
+    """Visual EF 0005: DF43 over DF41‖DF42 by the visual EF 0004 key."""
+    return RecordReport(check_cv_certificate(cert, issuer_keys), check_record_signature(
+        record.signature, record.signed_data, cert,
+        "DF43 over DF41 and DF42 (My Number image)"))
+
+
+def check_signed_card_key(record: SignedCardKey, cert: CvCertificate,
+                          issuer_keys: Sequence[IssuerKey] = ()) -> RecordReport:
+    """Text EF 0007: DF52 over DF51 (the text card key) by the text EF 0004 key."""
+    return RecordReport(check_cv_certificate(cert, issuer_keys), check_record_signature(
+        record.signature, record.signed_data, cert, "DF52 over DF51 (text card key)"))

@@ -1,8 +1,16 @@
 """Records of the text and visual applications: pure parsers and frozen dataclasses.
 
-Layouts follow card-reference §5 (text AP: 券面事項入力補助AP) and §6 (visual AP:
-券面事項確認AP). Every record is one BER-TLV at the start of its EF, possibly followed by
-``FF``/``00`` filler; parsers read the first TLV and ignore the rest. Anything malformed
+Layouts follow card-reference §5 (text AP: 券面事項入力補助AP), §6 (visual AP:
+券面事項確認AP) and §9, which stands over them. Every record is one BER-TLV at the start of its
+EF, possibly followed by ``FF``/``00`` filler; parsers read the first TLV and ignore the rest.
+
+These parsers are *tolerant* where real cards and the readers tested on them differ from a
+strict reading (§9): a length may be written in long form even for a short value
+(``82 00 08``); the fields inside a record may be followed by ``00``/``FF`` filler up to the end
+of the record's value; a text value may end in such filler; a sex code outside {0,1,2,9} is
+kept as :attr:`Sex.OTHER` instead of failing the record. Signed bytes are always taken as
+read, never re-encoded, so the tolerance cannot change what a signature covers. The strict
+parsers (X.509 certificates, CMS) stay strict. Anything else malformed
 (truncated, overlong, a missing or duplicated field, a value of the wrong size, text that is
 not UTF-8, a date that is not ``YYYYMMDD``) raises :class:`~mynaid.errors.ParseError` and
 nothing else.
@@ -21,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mynaid.cardspec import my_number_check_digit, valid_my_number
 from mynaid.errors import ParseError
-from mynaid.iso7816.tlv import Tlv, parse_all, parse_first
+from mynaid.iso7816.tlv import Tlv, parse_all, parse_first, parse_one
 from mynaid.photo import PhotoFormat, detect_format, is_png
 
 __all__ = [
@@ -32,8 +40,13 @@ __all__ = [
     "GenericRecord",
     "KeyId",
     "MyNumber",
+    "MyNumberImage",
+    "SessionKeyRecord",
     "Sex",
+    "SignedCardKey",
+    "TextApInfo",
     "TextIntegrityRecord",
+    "VisualBasicInfo",
     "my_number_check_digit",
     "parse_rsa_public_key",
     "valid_my_number",
@@ -69,8 +82,30 @@ def _record(raw: bytes, tag: int, what: str) -> Tlv:
     return tlv
 
 
+FILLER_BYTES = frozenset(b"\x00\xff")
+
+
+def record_fields(value: bytes) -> list[Tlv]:
+    """The TLVs inside a record's value, tolerating ``00``/``FF`` filler after the last one.
+
+    A ``00`` or ``FF`` byte where a tag would start begins filler (no field of these records
+    has such a tag); everything from there to the end of the value must then be filler, so
+    that a record cannot hide fields behind it.
+    """
+    out: list[Tlv] = []
+    pos = 0
+    while pos < len(value):
+        if value[pos] in FILLER_BYTES:
+            if any(b not in FILLER_BYTES for b in value[pos:]):
+                raise ParseError("a record field follows filler inside the record")
+            break
+        tlv, pos = parse_one(value, pos)
+        out.append(tlv)
+    return out
+
+
 def _fields(tlv: Tlv, what: str) -> list[Tlv]:
-    children = tlv.children()
+    children = record_fields(tlv.value)
     seen: set[int] = set()
     for child in children:
         if child.tag in seen:
@@ -99,6 +134,9 @@ def _ascii_digits(value: bytes, what: str) -> str:
 
 
 def _utf8(value: bytes, what: str) -> str:
+    # Filler at the end of a text value is tolerated (one reader tested on real cards strips
+    # it); U+0000 and 0xFF are never part of a name or an address.
+    value = value.rstrip(b"\x00\xff")
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError:
@@ -198,19 +236,22 @@ class MyNumber:
 
 
 class Sex(enum.Enum):
-    """The sex code of the card records."""
+    """The sex code of the card records (JIS X 0303); anything else is :attr:`OTHER`."""
 
     UNKNOWN = "0"
     MALE = "1"
     FEMALE = "2"
     NOT_APPLICABLE = "9"
+    #: A code outside {0, 1, 2, 9}: kept (the raw code is the record's ``sex_code``) rather
+    #: than failing the whole record (card-reference §9).
+    OTHER = "other"
 
     @classmethod
     def parse(cls, value: bytes, what: str) -> Sex:
-        try:
+        del what  # an unknown code is not an error
+        if value in (b"0", b"1", b"2", b"9"):
             return cls(value.decode("ascii"))
-        except (UnicodeDecodeError, ValueError):
-            raise ParseError(f"{what}: unknown sex code ({len(value)} bytes)") from None
+        return cls.OTHER
 
 
 @dataclass(frozen=True)
@@ -227,6 +268,8 @@ class Attributes:
     #: DF22..DF25 TLVs as read, in card order: what the integrity record's DF32 hashes.
     covered: bytes = field(repr=False)
     raw: bytes = field(repr=False, compare=False)
+    #: The sex code as written (DF25), also when :attr:`sex` is :attr:`Sex.OTHER`.
+    sex_code: bytes = field(default=b"", repr=False)
 
     @property
     def family_name(self) -> str:
@@ -255,10 +298,11 @@ class Attributes:
             address=_utf8(address.value, what),
             birth_text=birth_text,
             birth=birth_date,
-            sex=Sex.parse(_fixed(sex, 1, what), what),
+            sex=Sex.parse(sex.value, what),
             offsets=offsets,
             covered=covered,
             raw=tlv.raw,
+            sex_code=sex.value,
         )
 
 
@@ -361,7 +405,7 @@ class GenericRecord:
         tlv = parse_first(raw)
         if tag is not None and tlv.tag != tag:
             raise ParseError(f"{what}: expected tag {tag:X}, found {tlv.tag:X}")
-        children = parse_all(tlv.value)
+        children = record_fields(tlv.value)
         return cls(tlv.tag, tuple((c.tag, c.value) for c in children), tlv.raw)
 
 
@@ -392,6 +436,8 @@ class CardFace:
     #: DF22‖DF23‖DF24, DF25‖DF26 and DF27 TLVs, as read.
     signed_parts: tuple[bytes, bytes, bytes] = field(repr=False)
     raw: bytes = field(repr=False, compare=False)
+    #: The sex code as written (DF23).
+    sex_code: bytes = field(default=b"", repr=False)
 
     @classmethod
     def parse(cls, raw: bytes) -> CardFace:
@@ -413,7 +459,7 @@ class CardFace:
         return cls(
             birth_text=birth_text,
             birth=birth,
-            sex=Sex.parse(_fixed(f[0xDF23], 1, what), what),
+            sex=Sex.parse(f[0xDF23].value, what),
             card_public_key=parse_rsa_public_key(f[0xDF24].value, f"{what} card key"),
             name_image=f[0xDF25].value,
             address_image=f[0xDF26].value,
@@ -427,18 +473,43 @@ class CardFace:
             signed_parts=(f[0xDF22].raw + f[0xDF23].raw + f[0xDF24].raw,
                           f[0xDF25].raw + f[0xDF26].raw, f[0xDF27].raw),
             raw=tlv.raw,
+            sex_code=f[0xDF23].value,
         )
+
+
+def _signed_before(children: list[Tlv], tag: int) -> bytes:
+    """The fields before ``tag`` as written: what DF13, DF43 and DF52 sign (card-reference §9;
+    the outer template's own header is not included)."""
+    out = []
+    for child in children:
+        if child.tag == tag:
+            return b"".join(out)
+        out.append(child.raw)
+    raise ParseError(f"tag {tag:X} missing")
+
+
+def _signature(children: list[Tlv], tag: int, what: str) -> bytes:
+    value = _get(children, tag, what).value
+    if not value:
+        raise ParseError(f"{what}: empty signature")
+    return value
 
 
 @dataclass(frozen=True)
 class AgeRecord:
-    """Visual EF 0001 (birth-date key): the birth date, a public key and a signature."""
+    """Visual EF 0001 (birth-date key): the birth date, the card key and a signature.
+
+    DF13 is PKCS#1 v1.5 SHA-256 by the EF 0004 key over :attr:`signed_data`, the DF11 and
+    DF12 fields as written (card-reference §9). DF12 is the card's own key (the one that signs
+    presence challenges), not the key that signs the record.
+    """
 
     birth_text: str
     birth: dt.date | None
     public_key: rsa.RSAPublicKey = field(repr=False)
     signature: bytes = field(repr=False)
     raw: bytes = field(repr=False, compare=False)
+    signed_data: bytes = field(default=b"", repr=False)
 
     @classmethod
     def parse(cls, raw: bytes) -> AgeRecord:
@@ -447,4 +518,126 @@ class AgeRecord:
         children = _fields(tlv, what)
         birth_text, birth = _date(_get(children, 0xDF11, what).value, what)
         key = parse_rsa_public_key(_get(children, 0xDF12, what).value, what)
-        return cls(birth_text, birth, key, _get(children, 0xDF13, what).value, tlv.raw)
+        return cls(birth_text, birth, key, _signature(children, 0xDF13, what), tlv.raw,
+                   _signed_before(children, 0xDF13))
+
+
+@dataclass(frozen=True)
+class MyNumberImage:
+    """Visual EF 0005 (照合番号A only): ``FF 40 { DF41 <PNG>, DF42 <card key>, DF43 <sig> }``.
+
+    DF43 signs the DF41 and DF42 fields as written, by the EF 0004 key (card-reference §9).
+    """
+
+    image: bytes = field(repr=False)
+    public_key: rsa.RSAPublicKey = field(repr=False)
+    signature: bytes = field(repr=False)
+    signed_data: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> MyNumberImage:
+        what = "My Number image record"
+        tlv = _record(raw, TAG_AP_INFO, what)
+        children = _fields(tlv, what)
+        image = _get(children, 0xDF41, what).value
+        if not is_png(image):
+            raise ParseError(f"{what}: tag DF41 is not a PNG image")
+        key = parse_rsa_public_key(_get(children, 0xDF42, what).value, what)
+        return cls(image, key, _signature(children, 0xDF43, what),
+                   _signed_before(children, 0xDF43), tlv.raw)
+
+
+TAG_SIGNED_CARD_KEY = 0xFF50
+TAG_SESSION_KEY = 0xA1
+
+
+@dataclass(frozen=True)
+class SignedCardKey:
+    """Text EF 0007: ``FF 50 { DF51 <card key>, DF52 <signature> }`` (card-reference §9).
+
+    DF51 is the text application's card key (its private half signs presence challenges);
+    DF52 signs the DF51 field as written, by the EF 0004 key.
+    """
+
+    public_key: rsa.RSAPublicKey = field(repr=False)
+    signature: bytes = field(repr=False)
+    signed_data: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> SignedCardKey:
+        what = "signed card key record"
+        tlv = _record(raw, TAG_SIGNED_CARD_KEY, what)
+        children = _fields(tlv, what)
+        key = parse_rsa_public_key(_get(children, 0xDF51, what).value, what)
+        return cls(key, _signature(children, 0xDF52, what), _signed_before(children, 0xDF52),
+                   tlv.raw)
+
+
+@dataclass(frozen=True)
+class SessionKeyRecord:
+    """Text EF 0006: an RSA public key under tag ``A1`` (for delivering a session key; it
+    signs nothing)."""
+
+    public_key: rsa.RSAPublicKey = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> SessionKeyRecord:
+        what = "session key record"
+        tlv = _record(raw, TAG_SESSION_KEY, what)
+        return cls(parse_rsa_public_key(
+            b"".join(c.raw for c in record_fields(tlv.value)), what), tlv.raw)
+
+
+@dataclass(frozen=True)
+class TextApInfo:
+    """Text EF 0005: ``FF 40 { DF41 04 <id>, DF42 10 <key id>, DF43 80 <32 bytes + 96 x FF> }``.
+
+    DF42 names a key that is *not* the EF 0004 key; DF43's meaning is not established.
+    """
+
+    identification: bytes
+    key_id: KeyId
+    trailing: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> TextApInfo:
+        what = "text AP info"
+        tlv = _record(raw, TAG_AP_INFO, what)
+        children = _fields(tlv, what)
+        return cls(_fixed(_get(children, 0xDF41, what), 4, what),
+                   KeyId(_fixed(_get(children, 0xDF42, what), KEY_ID_SIZE, what)),
+                   _get(children, 0xDF43, what).value, tlv.raw)
+
+
+@dataclass(frozen=True)
+class VisualBasicInfo:
+    """Visual EF 0003 (free): ``FF 30 { DF31 04 id, DF32 10 key id, DF33 01 version, DF34 05
+    municipality code (ASCII), DF35 <16-byte key id + 256 bytes> }`` (card-reference §9).
+
+    Nothing in it is known to be signed: the municipality code is information, not proof.
+    """
+
+    identification: bytes
+    key_id: KeyId
+    version: int
+    municipality_code: str
+    df35_key_id: KeyId | None
+    df35_data: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> VisualBasicInfo:
+        what = "visual basic info"
+        tlv = _record(raw, TAG_INTEGRITY, what)
+        children = _fields(tlv, what)
+        version = _fixed(_get(children, 0xDF33, what), 1, what)[0]
+        code = _ascii_digits(_get(children, 0xDF34, what).value, what)
+        df35 = _get(children, 0xDF35, what).value
+        return cls(_fixed(_get(children, 0xDF31, what), 4, what),
+                   KeyId(_fixed(_get(children, 0xDF32, what), KEY_ID_SIZE, what)), version,
+                   code, KeyId(df35[:KEY_ID_SIZE]) if len(df35) >= KEY_ID_SIZE else None,
+                   df35[KEY_ID_SIZE:], tlv.raw)

@@ -39,6 +39,9 @@ class EmulatorOptions:
     * ``verified_query_ok``: the empty VERIFY (retry query) answers ``90 00`` when the key is
       already verified in this session (single-source behaviour of some cards).
     * ``extended_length``: accept extended-length APDUs (refused with ``67 00`` otherwise).
+    * ``record_lengths``: how the text and visual records write lengths: ``card`` (as real
+      cards: ``82 LL LL`` for 128 bytes or more), ``minimal`` (DER, ``81 LL``) or ``long``
+      (``82 LL LL`` everywhere).
     """
 
     atr: bytes = DEFAULT_ATR
@@ -47,6 +50,7 @@ class EmulatorOptions:
     strict_le: bool = False
     verified_query_ok: bool = False
     extended_length: bool = True
+    record_lengths: str = "card"
 
 
 @dataclass
@@ -225,7 +229,7 @@ class EmulatedCard:
                 return b"", st.SW_OK
             return b"", 0x63C0 | key.tries_left
         if key.blocked:
-            return b"", st.SW_AUTH_METHOD_BLOCKED
+            return b"", 0x6984 if key.issued_blocked else st.SW_AUTH_METHOD_BLOCKED
         if c.data == key.secret:
             key.tries_left = key.max_tries
             self._state.verified.add(key.fid)

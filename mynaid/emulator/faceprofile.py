@@ -6,22 +6,24 @@
              "birth": "19800217", "sex": "2", "pin": "5678", "pin_b": "55021720352285",
              "tries": {"pin": 3, "pin_a": 3, "pin_b": 10},
              "signing_key": "<PKCS#8 PEM>", "card_key": "<PKCS#8 PEM>",
-             "cv_certificate": "<base64>"}
+             "session_key": "<PKCS#8 PEM>" (optional), "cv_certificate": "<base64>"}
     "visual": {"my_number": "...", "birth": "19800217", "sex": "2", "expiry": "20350217",
                "security_code": "2285", "pin_b": "...", "birth_key": "550217",
-               "tries": {"pin_a": 3, "pin_b": 3, "birth": 3},
+               "tries": {"pin_a": 10, "pin_b": 10, "birth": 10},
                "name_image": "<base64 PNG>", "address_image": "...", "photo": "<base64 JP2>",
                "security_code_image": "...", "my_number_image": "...",
-               "municipality_code": "131016",
+               "municipality_code": "131016" (6 digits, or the 5 without check digit),
                "signing_key": "...", "card_key": "...", "cv_certificate": "<base64>"}
 
 ``pin_b`` and ``birth_key`` may be left out: they are then derived from the birth date, the
 expiry year and the security code (:mod:`mynaid.era`). ``tries`` entries default to the
-cardspec's numbers (the real counts are unconfirmed). ``signing_key`` stands in for the
-issuer's (J-LIS's) key that signs the records when the card is issued: the emulator uses it
-when it builds the records and never puts it on the card. ``cv_certificate`` is EF 0004
-as issued by the test issuer of ``vectors/test-pki/``. ``card_key`` is the card's own key
-for the card-presence signature.
+cardspec's numbers (card-reference §9: 10 for the visual keys and text 照合番号B).
+``signing_key`` is the key EF 0004's CV certificate certifies: it signs the records (text
+DF33, DF52; visual DF28, DF13, DF43) when the card is built and is never put on the card.
+``cv_certificate`` is EF 0004 as issued by the test issuer of ``vectors/test-pki/``.
+``card_key`` is the card's own key (a different key: visual DF24/DF12/DF42, text DF51, in the
+internal EFs visual 001A and text 0013) for the card-presence signature. ``session_key``
+(text EF 0006, tag A1) is a third key, for session-key delivery; without it EF 0006 is absent.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ class TextProfile:
     card_key: rsa.RSAPrivateKey = field(repr=False)
     cv_certificate: bytes = field(repr=False)
     tries: dict[str, int] = field(default_factory=lambda: dict(TEXT_TRIES))
+    session_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         from mynaid.records import valid_my_number
@@ -144,6 +147,7 @@ class TextProfile:
             "birth": self.birth, "sex": self.sex, "pin": self.pin, "pin_b": self.pin_b,
             "tries": dict(self.tries),
             "signing_key": key_to_pem(self.signing_key), "card_key": key_to_pem(self.card_key),
+            **({"session_key": key_to_pem(self.session_key)} if self.session_key else {}),
             "cv_certificate": _b64(self.cv_certificate),
         }
 
@@ -164,6 +168,8 @@ class TextProfile:
                 card_key=load_private_key(obj["card_key"], "text.card_key"),
                 cv_certificate=_unb64(obj["cv_certificate"], "text.cv_certificate"),
                 tries=_tries(obj, TEXT_TRIES),
+                session_key=(load_private_key(obj["session_key"], "text.session_key")
+                             if obj.get("session_key") is not None else None),
             )
         except KeyError as exc:
             raise ParseError(f"profile section text lacks {exc.args[0]!r}") from None
@@ -207,7 +213,8 @@ class VisualProfile:
         _check(self.security_code, 4, "visual.security_code")
         _check(self.pin_b, 14, "visual.pin_b")
         _check(self.birth_key, 6, "visual.birth_key")
-        _check(self.municipality_code, 6, "visual.municipality_code")
+        if not re.fullmatch(r"[0-9]{5,6}", self.municipality_code):
+            raise ParseError("profile field visual.municipality_code must be 5 or 6 digits")
         if self.sex not in _SEX_CODES:
             raise ParseError("profile visual.sex must be 0, 1, 2 or 9")
         if not self.photo:

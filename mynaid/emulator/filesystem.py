@@ -35,6 +35,8 @@ class KeyFile:
     max_tries: int
     pattern: re.Pattern[bytes] = field(default=re.compile(rb"[0-9]{4}"), repr=False)
     tries_left: int = -1
+    #: Issued blocked (text 0012): VERIFY answers 69 84 rather than 69 83.
+    issued_blocked: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_tries <= 15:

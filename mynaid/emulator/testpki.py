@@ -780,6 +780,8 @@ def generate_card_face(seed: bytes | None = None, *, holder: TestHolder = DEFAUL
         my_number=data.my_number, name=holder.name, address=holder.address, birth=birth,
         sex=holder.sex, pin=data.text_pin, pin_b=pin_b, signing_key=keys["text"][1],
         card_key=keys["text"][2], cv_certificate=certs["text"],
+        # Text EF 0006's key (a seventh fork: the other keys stay as they were).
+        session_key=key("text-session"),
     )
     visual = VisualProfile(
         my_number=data.my_number, birth=birth, sex=holder.sex, expiry=data.expiry,

@@ -21,13 +21,23 @@ from mynaid.errors import ParseError
 from mynaid.integrity import (
     IssuerKey,
     PresenceReport,
+    RecordReport,
     VisualIntegrityReport,
     challenge_digest_info,
+    check_age_record,
     check_challenge,
+    check_my_number_image,
     check_visual,
 )
 from mynaid.photo import is_png
-from mynaid.records import AgeRecord, CardFace, CvCertificate, GenericRecord
+from mynaid.records import (
+    AgeRecord,
+    CardFace,
+    CvCertificate,
+    GenericRecord,
+    MyNumberImage,
+    VisualBasicInfo,
+)
 from mynaid.sessions.faceapps import VISUAL_CREDENTIALS, FaceApplicationSession, check_secret
 
 #: The face record is a few KB (the photo dominates); READ BINARY offsets stop at 32767.
@@ -98,6 +108,33 @@ class VisualSession(FaceApplicationSession):
                     return value
             raise ParseError("the My Number image record holds no PNG")
         return self._read_protected(self.credential("pin-a"), secret, force, read)
+
+    def checked_age_record(self, secret: str, issuer_keys: Sequence[IssuerKey] = (), *,
+                           force: bool = False) -> tuple[AgeRecord, RecordReport]:
+        """EF 0001 and EF 0004 after the birth-date key, with DF13 and the CV certificate
+        checked (DF13 signs DF11‖DF12 with the EF 0004 key, card-reference §9)."""
+        def read() -> tuple[AgeRecord, CvCertificate]:
+            return (AgeRecord.parse(self.read_record(VisualFile.AGE, "the age record",
+                                                     MAX_RECORD_SIZE)),
+                    self._cv_certificate())
+        record, cert = self._read_protected(self.credential("birth"), secret, force, read)
+        return record, check_age_record(record, cert, issuer_keys)
+
+    def checked_my_number_image(self, secret: str, issuer_keys: Sequence[IssuerKey] = (), *,
+                                force: bool = False) -> tuple[MyNumberImage, RecordReport]:
+        """EF 0005 and EF 0004 after 照合番号A, with DF43 and the CV certificate checked."""
+        def read() -> tuple[MyNumberImage, CvCertificate]:
+            return (MyNumberImage.parse(self.read_record(
+                VisualFile.MY_NUMBER_IMAGE, "the My Number image", MAX_RECORD_SIZE)),
+                self._cv_certificate())
+        record, cert = self._read_protected(self.credential("pin-a"), secret, force, read)
+        return record, check_my_number_image(record, cert, issuer_keys)
+
+    def basic_info_record(self) -> VisualBasicInfo:
+        """EF 0003 (free) by its real layout: the municipality code is DF34."""
+        with self.transaction():
+            raw = self.read_tlv_file(VisualFile.BASIC_INFO, "the basic info", MAX_RECORD_SIZE)
+        return VisualBasicInfo.parse(raw)
 
     def basic_info(self) -> GenericRecord:
         """EF 0003 (free): basic information, including the municipality code."""

@@ -9,6 +9,7 @@ file) becomes an anchor only when the SHA-256 fingerprint of its DER is pinned h
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,29 +31,74 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PinnedRoot:
-    """A J-LIS root generation known by the SHA-256 fingerprint of its DER."""
+    """A J-LIS root generation known by the SHA-256 fingerprint of its DER.
+
+    ``valid_from``/``valid_to`` are the UTC dates of the certificate's validity (what the
+    listing shows); ``not_before``/``not_after`` the exact instants, which decide
+    :meth:`current`. ``generation`` is the year the generation was issued (2015, 2019,
+    2023): J-LIS keeps one DN for all of them, so the year is how people tell them apart.
+    """
 
     label: str
     purpose: str  # "auth" or "sign"
     valid_from: str
     valid_to: str
     sha256: bytes
+    generation: int = 0
+    not_before: dt.datetime = field(default=dt.datetime.min.replace(tzinfo=dt.timezone.utc),
+                                    compare=False)
+    not_after: dt.datetime = field(default=dt.datetime.max.replace(tzinfo=dt.timezone.utc),
+                                   compare=False)
+    serial: str = ""
+
+    def current(self, at: dt.datetime | None = None) -> bool:
+        """Whether this generation is within its validity at ``at`` (default: now)."""
+        at = at or dt.datetime.now(dt.timezone.utc)
+        return self.not_before <= at <= self.not_after
+
+    @property
+    def fingerprint_hex(self) -> str:
+        """The fingerprint as ``AA:BB:...`` (how openssl prints it)."""
+        return ":".join(f"{b:02X}" for b in self.sha256)
 
 
 def _fp(text: str) -> bytes:
     return bytes.fromhex(text.replace(":", ""))
 
 
-#: The JPKI roots of card-reference §7 (the 2019 generation is not confirmed, so not pinned).
+def _utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+
+
+def _root(label: str, purpose: str, generation: int, not_before: str, not_after: str,
+          serial: str, sha256: str) -> PinnedRoot:
+    start, end = _utc(not_before), _utc(not_after)
+    return PinnedRoot(label, purpose, start.date().isoformat(), end.date().isoformat(),
+                      _fp(sha256), generation, start, end, serial)
+
+
+#: The JPKI roots of card-reference §7 and §9: three generations of each CA, as J-LIS
+#: publishes them (authca01..03 / signca01..03). Fingerprints, validity and serials are those
+#: of the published certificates (checked by tests against ../shared/jpki-roots/). The 2019
+#: generation signs the certificates of cards issued or renewed 2019-2023 and is valid to
+#: 2029, so all three are pinned; chain building picks among them by key.
 JLIS_ROOTS: tuple[PinnedRoot, ...] = (
-    PinnedRoot("auth_ca_2015", "auth", "2015-10-20", "2025-10-19", _fp(
-        "4D:CF:C4:CA:0A:AF:9F:B2:A3:08:1B:3F:0C:99:1C:32:0B:3A:CC:00:86:67:A3:41:EE:AE:C5:AF:1D:58:CA:7D")),
-    PinnedRoot("auth_ca_2023", "auth", "2023-07-16", "2033-07-15", _fp(
-        "64:11:4F:29:62:0C:24:ED:26:31:D4:64:76:A0:40:E7:EE:74:0D:95:60:89:C0:0B:03:6A:6A:81:18:C3:22:B5")),
-    PinnedRoot("sign_ca_2015", "sign", "2015-10-20", "2025-10-19", _fp(
-        "19:64:54:05:A1:FE:14:37:74:34:BD:55:95:76:28:AC:40:38:55:7C:54:24:03:A2:24:3F:21:C7:06:FC:93:55")),
-    PinnedRoot("sign_ca_2023", "sign", "2023-07-16", "2033-07-15", _fp(
-        "D2:27:F6:CD:E1:1D:35:C5:25:21:78:F1:06:F8:43:D2:46:51:94:49:75:41:3B:53:9F:A2:FB:68:DB:FA:36:5F")),
+    _root("auth_ca_2015", "auth", 2015, "2015-10-20T03:08:13", "2025-10-19T14:59:59", "01",
+          "4D:CF:C4:CA:0A:AF:9F:B2:A3:08:1B:3F:0C:99:1C:32:0B:3A:CC:00:86:67:A3:41:EE:AE:C5:AF:1D:58:CA:7D"),
+    _root("auth_ca_2019", "auth", 2019, "2019-09-14T23:41:59", "2029-09-14T14:59:59",
+          "0133C349",
+          "0D:98:DE:47:FC:11:B7:F6:71:26:87:4B:70:28:B6:02:6A:80:3D:26:38:D6:ED:FE:53:17:69:53:96:1F:AD:E6"),
+    _root("auth_ca_2023", "auth", 2023, "2023-07-16T01:01:04", "2033-07-15T14:59:59",
+          "06D18006",
+          "64:11:4F:29:62:0C:24:ED:26:31:D4:64:76:A0:40:E7:EE:74:0D:95:60:89:C0:0B:03:6A:6A:81:18:C3:22:B5"),
+    _root("sign_ca_2015", "sign", 2015, "2015-10-20T02:40:28", "2025-10-19T14:59:59", "01",
+          "19:64:54:05:A1:FE:14:37:74:34:BD:55:95:76:28:AC:40:38:55:7C:54:24:03:A2:24:3F:21:C7:06:FC:93:55"),
+    _root("sign_ca_2019", "sign", 2019, "2019-09-14T23:41:56", "2029-09-14T14:59:59",
+          "0132C4AB",
+          "79:67:9C:33:E4:CC:93:19:44:0F:1A:D1:20:A5:97:FF:18:44:E2:EF:21:70:63:AD:B1:76:96:6F:D5:E6:FB:EB"),
+    _root("sign_ca_2023", "sign", 2023, "2023-07-16T00:50:27", "2033-07-15T14:59:59",
+          "067C6A21",
+          "D2:27:F6:CD:E1:1D:35:C5:25:21:78:F1:06:F8:43:D2:46:51:94:49:75:41:3B:53:9F:A2:FB:68:DB:FA:36:5F"),
 )
 
 
