@@ -222,12 +222,20 @@ def test_access_matrix(card: EmulatedCard, protocol: CardProtocol, ap: str, fid:
     aid = Aid.TEXT if ap == "text" else Aid.VISUAL
     secret = None if credential is None else (TEXT_SECRETS if ap == "text"
                                               else VISUAL_SECRETS)[credential]
+    # Text 0008 and visual 0006 hold 16 x FF, no TLV (card-reference §9): read as bytes.
+    filler = (ap, fid) in {("text", TextFile.EXTRA), ("visual", VisualFile.EXTRA)}
+
+    def read() -> bytes:
+        if filler:
+            return session.read_bytes(fid, 16, f"EF {fid:04X}", credential, secret)
+        return session.read_raw(fid, f"EF {fid:04X}", 0x7FFF, credential, secret)
     if opens:
-        data = session.read_raw(fid, f"EF {fid:04X}", 0x7FFF, credential, secret)
-        assert data == tlv_of(ef(card, aid, fid).content)
+        data = read()
+        content = ef(card, aid, fid).content
+        assert data == (content if filler else tlv_of(content))
     else:
         with pytest.raises(SecurityStatusNotSatisfiedError) as info:
-            session.read_raw(fid, f"EF {fid:04X}", 0x7FFF, credential, secret)
+            read()
         assert info.value.sw == sw.SW_SECURITY_STATUS_NOT_SATISFIED
         assert f"EF {fid:04X}" in str(info.value) and "6982" in str(info.value)
     # A correct secret never costs a try.
@@ -275,13 +283,19 @@ def test_visual_other_records(visual: VisualSession, profile: CardProfile) -> No
     assert visual.my_number_image(MY_NUMBER) == profile.visual.my_number_image
     with pytest.raises(SecurityStatusNotSatisfiedError):
         visual.read_raw(VisualFile.MY_NUMBER_IMAGE, "number image", 4096, "pin-b", PIN_B)
-    assert visual.basic_info().get(0xDF31) == profile.visual.municipality_code.encode()
+    # Visual 0003 (card-reference §9): the municipality code is DF34, 5 ASCII digits.
+    assert visual.basic_info().get(0xDF34) == profile.visual.municipality_code[:5].encode()
+    assert visual.basic_info_record().municipality_code == profile.visual.municipality_code[:5]
 
 
 def test_text_free_records(text: TextSession, profile: CardProfile) -> None:
     cert = text.cv_certificate()
     assert cert.issuer_key_id.issuer == "6000033"
-    assert text.ap_info().get(0xDF42) == cert.subject_key_id.raw
+    # Text 0005 DF42 names a key that is not the EF 0004 key (card-reference §9).
+    info = text.ap_info_record()
+    assert text.ap_info().get(0xDF42) == info.key_id.raw != cert.subject_key_id.raw
+    assert info.identification == bytes.fromhex("01030E01") and len(info.trailing) == 128
+    assert info.trailing[32:] == b"\xff" * 96
 
 
 def test_unknown_credential_name(text: TextSession) -> None:
@@ -324,14 +338,17 @@ def test_bad_birth_key_sends_nothing(card: EmulatedCard, visual: VisualSession) 
 
 def test_wrong_secret_counts_and_guard(card: EmulatedCard, visual: VisualSession) -> None:
     wrong = "55021720350000"
+    key = card.key_file(Aid.VISUAL.value, VisualFile.PIN_B)
+    # The visual keys have 10 tries (card-reference §9): start from 3 left.
+    assert key.max_tries == VISUAL_PIN_B.max_tries == 10
+    key.tries_left = 3
     with pytest.raises(WrongPinError) as info:
         visual.face(wrong, "pin-b")
-    assert info.value.tries_left == VISUAL_PIN_B.max_tries - 1
+    assert info.value.tries_left == 2
     assert wrong not in str(info.value)
     with pytest.raises(WrongPinError):
         visual.face(wrong, "pin-b")
     # One try left: the guard refuses without sending the VERIFY.
-    key = card.key_file(Aid.VISUAL.value, VisualFile.PIN_B)
     assert key.tries_left == 1
     with pytest.raises(LockoutGuardError):
         visual.face(PIN_B, "pin-b")

@@ -35,6 +35,7 @@ from mynaid.records import (
     CvCertificate,
     GenericRecord,
     MyNumber,
+    Sex,
     TextIntegrityRecord,
     my_number_check_digit,
     valid_my_number,
@@ -146,7 +147,6 @@ def test_field_rules(records: dict[str, bytes]) -> None:
         "duplicate tag": [*attrs, (57122, b"x")],
         "missing sex": [c for c in attrs if c[0] != 0xDF25],
         "bad date": [(t, b"1980021X" if t == 0xDF24 else v) for t, v in attrs],
-        "bad sex": [(t, b"3" if t == 0xDF25 else v) for t, v in attrs],
         "not utf-8": [(t, b"\xff\xfe" if t == 0xDF22 else v) for t, v in attrs],
         "control chars": [(t, b"a\nb" if t == 0xDF23 else v) for t, v in attrs],
         "short offsets": [(t, v[:6] if t == 0xDF21 else v) for t, v in attrs],
@@ -155,6 +155,10 @@ def test_field_rules(records: dict[str, bytes]) -> None:
         with pytest.raises(ParseError):
             Attributes.parse(rebuild(0xFF20, children))
         assert what
+    # An unknown sex code is kept as "other", not a failed record (card-reference §9).
+    other_sex = Attributes.parse(rebuild(0xFF20, [(t, b"3" if t == 0xDF25 else v)
+                                                  for t, v in attrs]))
+    assert other_sex.sex is Sex.OTHER and other_sex.sex_code == b"3"
     # A partly unknown date is kept as text.
     unknown_day = [(t, b"19800200" if t == 0xDF24 else v) for t, v in attrs]
     parsed = Attributes.parse(rebuild(0xFF20, unknown_day))

@@ -88,6 +88,20 @@ class FaceApplicationSession(ApplicationSession):
         return self._read_protected(ref, secret, force,
                                     lambda: self.read_record(fid, what, max_size))
 
+    def read_bytes(self, fid: int, size: int, what: str, credential: str | SecretRef
+                   | None = None, secret: str | None = None, *, force: bool = False) -> bytes:
+        """The first ``size`` bytes of an EF that holds no TLV (text 0008 and visual 0006 are
+        16 x FF on real cards), after verifying ``credential`` if given."""
+        def read() -> bytes:
+            with self.protocol.sensitive():
+                return self.read_small_file(fid, size, what)
+        if credential is None:
+            with self.transaction():
+                return read()
+        if secret is None:
+            raise ValueError("a credential needs its secret")
+        return self._read_protected(self.credential(credential), secret, force, read)
+
     def sign_challenge(self, digest_info: bytes) -> bytes:
         """The card-presence signature: ``80 2A 00 00`` over ``digest_info``, no secret.
 
