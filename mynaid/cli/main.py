@@ -335,6 +335,7 @@ FEATURE_MODULES = (
     "mynaid.cli.pins",
     "mynaid.cli.cardface",
     "mynaid.cli.trust",
+    "mynaid.cli.anchors",
     "mynaid.cli.diag",
     "mynaid.cli.face",
     "mynaid.cli.kiosk",
