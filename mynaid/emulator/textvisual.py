@@ -144,7 +144,9 @@ VISUAL_DF35_KEY_ID = b"6900025" + KEY_ID_KIND + b"001" + bytes(4)
 def text_records(profile: TextProfile, *, lengths: str = "card") -> dict[int, bytes]:
     """The content of the text EFs (with filler), as the card stores them."""
     enc = tlv_encoder(lengths)
-    my_number = enc(0xFF10, profile.my_number.encode("ascii")) + b"\xff\xff"
+    # EF 0001 is a fixed 17-byte EF on every card (FF 10 0C + 12 digits + FF FF), in every
+    # length variant: DF31 hashes all 17 bytes.
+    my_number = encode_tlv(0xFF10, profile.my_number.encode("ascii")) + b"\xff\xff"
     fields = [
         enc(0xDF22, profile.name.encode("utf-8")),
         enc(0xDF23, profile.address.encode("utf-8")),
