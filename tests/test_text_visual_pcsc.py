@@ -23,6 +23,7 @@ from mynaid.iso7816.tlv import parse_first
 from mynaid.protocol import ExtendedLength
 from mynaid.sessions.text import TextSession
 from mynaid.sessions.visual import VisualSession
+from tests.cardface_checks import check_all
 from tests.pcsc_rig import CardProcess, PcscRig
 
 pytestmark = pytest.mark.pcsc
@@ -73,12 +74,24 @@ def test_every_file_with_every_credential(vcard: CardProcess, reference: Emulate
                     secret = secrets[credential] if credential else None
                     opens = open_with is None or (credential is not None
                                                   and keys[credential] in open_with)
+                    # Text 0008 and visual 0006 hold 16 x FF, no TLV (card-reference §9).
+                    filler = fid in ((TextFile.EXTRA,) if session.name == "text"
+                                     else (VisualFile.EXTRA,))
+
+                    def read(fid: int = fid, what: str = what, filler: bool = filler,
+                             credential: str | None = credential,
+                             secret: str | None = secret,
+                             session: TextSession | VisualSession = session) -> bytes:
+                        if filler:
+                            return session.read_bytes(fid, 16, what, credential, secret)
+                        return session.read_raw(fid, what, 0x7FFF, credential, secret)
                     if opens:
-                        data = session.read_raw(fid, what, 0x7FFF, credential, secret)
-                        assert data == expected(reference, aid, fid), (what, credential)
+                        data = read()
+                        want = b"\xff" * 16 if filler else expected(reference, aid, fid)
+                        assert data == want, (what, credential)
                     else:
                         with pytest.raises(SecurityStatusNotSatisfiedError) as info:
-                            session.read_raw(fid, what, 0x7FFF, credential, secret)
+                            read()
                         assert info.value.sw == 0x6982 and what in str(info.value)
             for name in keys:  # only correct secrets were sent: no try was spent
                 ref = session.credential(name)
@@ -122,3 +135,22 @@ def test_cli_through_pcscd(vcard: CardProcess, tmp_path: Path) -> None:
         timeout=60)
     assert result.returncode == 0, result.stderr
     assert PROFILE.visual is not None and photo.read_bytes() == PROFILE.visual.photo
+
+
+def test_every_record_signature_through_pcscd(vcard: CardProcess) -> None:
+    # Each signature with the key that signs it on a real card: the EF 0004 key for the
+    # records (text DF33, DF52; visual DF28, DF13, DF43), the card key for presence.
+    keys = [load_issuer_key(PKI / "text-issuer.pem"), load_issuer_key(PKI / "visual-issuer.pem")]
+    secrets = {**TEXT_SECRETS, "birth": VISUAL_SECRETS["birth"]}
+    with connect(READER) as protocol:
+        results = check_all(protocol, secrets)
+        assert all(results.values()), {k: v for k, v in results.items() if not v}
+        text, visual = TextSession(protocol), VisualSession(protocol)
+        report = text.prove_presence(TEXT_SECRETS["pin-b"], "pin-b", keys)
+        assert report.ok and report.cv_certificate.hierarchy == "test"
+        assert visual.checked_age_record(VISUAL_SECRETS["birth"], keys)[1].ok
+        assert visual.checked_my_number_image(VISUAL_SECRETS["pin-a"], keys)[1].ok
+        for session, refs in ((text, TEXT_KEYS), (visual, VISUAL_KEYS)):
+            for name in refs:
+                ref = session.credential(name)
+                assert session.pin_state(ref).tries_left == ref.max_tries
