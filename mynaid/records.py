@@ -480,7 +480,7 @@ class CardFace:
 def _signed_before(children: list[Tlv], tag: int) -> bytes:
     """The fields before ``tag`` as written: what DF13, DF43 and DF52 sign (card-reference §9;
     the outer template's own header is not included)."""
-    out = []
+    out: list[bytes] = []
     for child in children:
         if child.tag == tag:
             return b"".join(out)

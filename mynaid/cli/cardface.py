@@ -74,13 +74,23 @@ def _issuer_keys(paths: Sequence[Path]) -> list[IssuerKey]:
     return load_issuer_keys(paths)
 
 
-def _integrity_lines(report: IntegrityReport) -> list[str]:
+def _integrity_lines(report: IntegrityReport, title: str = "Integrity:  ") -> list[str]:
     status = "ok" if report.ok else ("FAILED" if report.failed else "incomplete")
-    lines = [f"Integrity:   {status}"]
+    lines = [f"{title} {status}"]
     for name, check in report.checks().items():
         mark = {True: "pass", False: "FAIL", None: "skipped"}[check.passed]
-        lines.append(f"  {name}: {mark} - {check.reason}")
+        # Which issuer hierarchy verified (production / test / user-supplied), so that a
+        # test card is never taken for a production one.
+        where = f" [{check.hierarchy}]" if check.hierarchy else ""
+        lines.append(f"  {name}: {mark}{where} - {check.reason}")
     return lines
+
+
+def _presence_option(f: Any) -> Any:
+    return click.option("--presence", is_flag=True,
+                        help="Also prove the card is present: the card signs a fresh "
+                             "challenge with its card key (80 2A 00 00), checked against "
+                             "the signed record that carries that key.")(f)
 
 
 def _exit_on_failure(report: IntegrityReport) -> None:
@@ -120,10 +130,11 @@ def _birth_text(text: str, date: Any) -> str:
                    "name, address, birth date, sex.")
 @_pin_b_options
 @_issuer_key_option
+@_presence_option
 @_common_options
 @pass_settings
 def text(settings: Settings, credential: str, birth: str | None,
-         expiry_year: int | None, issuer_keys: tuple[Path, ...], force: bool,
+         expiry_year: int | None, issuer_keys: tuple[Path, ...], presence: bool, force: bool,
          as_json: bool) -> None:
     """The text application: My Number and the four attributes, with integrity checks."""
     from mynaid.sessions.text import TextSession
@@ -131,8 +142,13 @@ def text(settings: Settings, credential: str, birth: str | None,
     settings.json = settings.json or as_json
     keys = _issuer_keys(issuer_keys)
     secret = read_credential(credential, birth, expiry_year)
+    proof: IntegrityReport | None = None
     with settings.protocol() as protocol:
-        data = TextSession(protocol).read(secret, credential, force=force)
+        session = TextSession(protocol)
+        if presence:
+            data, proof = session.read_proven(secret, credential, keys, force=force)
+        else:
+            data = session.read(secret, credential, force=force)
     report = data.integrity(keys)
     out: dict[str, Any] = {}
     lines: list[str] = []
@@ -147,8 +163,14 @@ def text(settings: Settings, credential: str, birth: str | None,
                   f"Birth date:  {_birth_text(a.birth_text, a.birth)}",
                   f"Sex:         {_SEX_NAMES.get(a.sex.value, a.sex.value)}"]
     out["integrity"] = report.as_dict()
-    emit(settings, out, "\n".join(lines + _integrity_lines(report)))
+    lines += _integrity_lines(report)
+    if proof is not None:
+        out["presence"] = proof.as_dict()
+        lines += _integrity_lines(proof, "Presence:   ")
+    emit(settings, out, "\n".join(lines))
     _exit_on_failure(report)
+    if proof is not None:
+        _exit_on_failure(proof)
 
 
 # --- mynaid visual ---------------------------------------------------------------------------
@@ -163,6 +185,17 @@ def _read_face(settings: Settings, credential: str, birth: str | None,
         return VisualSession(protocol).read(secret, credential, force=force)
 
 
+def _read_face_proven(settings: Settings, credential: str, birth: str | None,
+                      expiry_year: int | None, force: bool, keys: list[IssuerKey]
+                      ) -> tuple[Any, Any]:
+    from mynaid.sessions.visual import VisualSession
+
+    secret = read_credential(credential, birth, expiry_year)
+    with settings.protocol() as protocol:
+        return VisualSession(protocol).read_with_presence(secret, credential, keys,
+                                                          force=force)
+
+
 def _visual_credential(f: Any) -> Any:
     return click.option("--with", "credential", type=click.Choice(["pin-a", "pin-b"]),
                         default="pin-a", show_default=True,
@@ -173,18 +206,23 @@ def _visual_credential(f: Any) -> Any:
 @_visual_credential
 @_pin_b_options
 @_issuer_key_option
+@_presence_option
 @_common_options
 @pass_settings
 @click.pass_context
 def visual(ctx: click.Context, settings: Settings, credential: str, birth: str | None,
-           expiry_year: int | None, issuer_keys: tuple[Path, ...], force: bool,
-           as_json: bool) -> None:
+           expiry_year: int | None, issuer_keys: tuple[Path, ...], presence: bool,
+           force: bool, as_json: bool) -> None:
     """The visual application: the card face (photo, images, dates) and its signature."""
     if ctx.invoked_subcommand is not None:
         return
     settings.json = settings.json or as_json
     keys = _issuer_keys(issuer_keys)
-    data = _read_face(settings, credential, birth, expiry_year, force)
+    proof = None
+    if presence:
+        data, proof = _read_face_proven(settings, credential, birth, expiry_year, force, keys)
+    else:
+        data = _read_face(settings, credential, birth, expiry_year, force)
     face: CardFace = data.face
     report = data.integrity(keys)
     images = {"name": len(face.name_image), "address": len(face.address_image),
@@ -201,9 +239,15 @@ def visual(ctx: click.Context, settings: Settings, credential: str, birth: str |
         f"Expiry:      {face.expiry.isoformat() if face.expiry else face.expiry_text}",
         f"Photo:       {face.photo_format.value.upper()}, {len(face.photo)} bytes",
         "Images:      " + ", ".join(f"{k} {v} bytes" for k, v in images.items()),
+        *_integrity_lines(report),
     ]
-    emit(settings, out, "\n".join(lines + _integrity_lines(report)))
+    if proof is not None:
+        out["presence"] = proof.as_dict()
+        lines += _integrity_lines(proof, "Presence:   ")
+    emit(settings, out, "\n".join(lines))
     _exit_on_failure(report)
+    if proof is not None:
+        _exit_on_failure(proof)
 
 
 @visual.command("photo")

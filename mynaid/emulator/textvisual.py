@@ -166,7 +166,7 @@ def text_records(profile: TextProfile, *, lengths: str = "card") -> dict[int, by
     # 0007 (§9): the card key, signed by the EF 0004 key over the DF51 field as written.
     df51 = enc(0xDF51, encode_public_key(profile.card_key.public_key(), enc))
     signed_key = enc(0xFF50, df51 + enc(0xDF52, _sign(profile.signing_key, df51)))
-    records = {
+    records: dict[int, bytes] = {
         TextFile.MY_NUMBER: my_number,  # 17 bytes: the FF FF filler is hashed too (DF31)
         TextFile.ATTRIBUTES: _pad(attributes),
         TextFile.INTEGRITY: integrity,

@@ -173,6 +173,32 @@ class TextSession(FaceApplicationSession):
         return TextPresenceReport(checks.cv_certificate, checks.record_signature,
                                   check_challenge(record.public_key, challenge, signature))
 
+    def read_proven(self, secret: str, credential: str | SecretRef = "pin",
+                    issuer_keys: Sequence[IssuerKey] = (), *, force: bool = False,
+                    challenge: bytes | None = None) -> tuple[TextData, TextPresenceReport]:
+        """:meth:`read` and :meth:`prove_presence` in one transaction with one VERIFY."""
+        ref = self.credential(credential)
+        check_secret(ref, secret)
+        challenge = os.urandom(CHALLENGE_SIZE) if challenge is None else challenge
+        with self.transaction(), self.protocol.sensitive():
+            self.verify(ref, secret, force=force)
+            data = self._read_opened(ref)
+            record = self._signed_card_key()
+            signature = self.sign_challenge(challenge_digest_info(challenge))
+        checks = check_signed_card_key(record, data.cv_certificate, issuer_keys)
+        return data, TextPresenceReport(
+            checks.cv_certificate, checks.record_signature,
+            check_challenge(record.public_key, challenge, signature))
+
+    def _read_opened(self, ref: SecretRef) -> TextData:
+        opens_number = ref.fid in (TEXT_READ_ACCESS[TextFile.MY_NUMBER] or ())
+        opens_attributes = ref.fid in (TEXT_READ_ACCESS[TextFile.ATTRIBUTES] or ())
+        my_number = self._my_number() if opens_number else None
+        attributes = self._attributes() if opens_attributes else None
+        record = self._integrity_record()
+        cert = self._cv_certificate()
+        return TextData(ref.name, my_number, attributes, record, cert)
+
     def ap_info(self) -> GenericRecord:
         """EF 0005 (free): AP basic information (``DF42`` holds the AP's key id)."""
         with self.transaction():
@@ -190,10 +216,4 @@ class TextSession(FaceApplicationSession):
         check_secret(ref, secret)
         with self.transaction(), self.protocol.sensitive():
             self.verify(ref, secret, force=force)
-            opens_number = ref.fid in (TEXT_READ_ACCESS[TextFile.MY_NUMBER] or ())
-            opens_attributes = ref.fid in (TEXT_READ_ACCESS[TextFile.ATTRIBUTES] or ())
-            my_number = self._my_number() if opens_number else None
-            attributes = self._attributes() if opens_attributes else None
-            record = self._integrity_record()
-            cert = self._cv_certificate()
-        return TextData(ref.name, my_number, attributes, record, cert)
+            return self._read_opened(ref)

@@ -164,6 +164,15 @@ class VisualSession(FaceApplicationSession):
                     challenge: bytes | None = None) -> tuple[CardFace, PresenceReport]:
         """The card face together with its presence proof (see :meth:`prove_presence`):
         what a kiosk needs before it trusts the photo."""
+        data, report = self.read_with_presence(secret, credential, issuer_keys, force=force,
+                                               challenge=challenge)
+        return data.face, report
+
+    def read_with_presence(self, secret: str, credential: str | SecretRef = "pin-a",
+                           issuer_keys: Sequence[IssuerKey] = (), *, force: bool = False,
+                           challenge: bytes | None = None
+                           ) -> tuple[VisualData, PresenceReport]:
+        """:meth:`read` and the presence proof in one transaction with one VERIFY."""
         ref = self.credential(credential)
         check_secret(ref, secret)
         challenge = os.urandom(CHALLENGE_SIZE) if challenge is None else challenge
@@ -173,5 +182,6 @@ class VisualSession(FaceApplicationSession):
             cert = self._cv_certificate()
             signature = self.sign_challenge(challenge_digest_info(challenge))
         checks = check_visual(face, cert, issuer_keys)
-        return face, PresenceReport(checks.cv_certificate, checks.face_signature,
-                                    check_challenge(face.card_public_key, challenge, signature))
+        return VisualData(ref.name, face, cert), PresenceReport(
+            checks.cv_certificate, checks.face_signature,
+            check_challenge(face.card_public_key, challenge, signature))
