@@ -53,6 +53,7 @@ bench: $(VENV)/.test
 	$(BIN)/python benchmarks/bench_sign.py
 	$(BIN)/python benchmarks/bench_face.py
 	$(BIN)/python benchmarks/bench_kiosk.py
+	$(BIN)/python benchmarks/bench_cardface.py
 
 vectors: $(VENV)/.demo
 	$(BIN)/python vectors/make_vectors.py
