@@ -229,7 +229,9 @@ def check_cv_certificate(cert: CvCertificate, issuer_keys: Sequence[IssuerKey], 
     """Is the CV certificate signed (PKCS#1 v1.5, SHA-256 over its body) by a trusted key?
 
     The pinned production key whose 16-byte id equals the certificate's issuer id is tried
-    first (with ``pinned``), then the supplied keys. Only a pinned key makes the result
+    first (with ``pinned``), then the supplied keys: for a pinned id only those tied to that
+    exact id (:attr:`IssuerKey.key_id`), for any other id every supplied key. Only a pinned
+    key makes the result
     ``production``; a certificate under a test id (``6xxxxxx``) verified by a supplied key is
     ``test``, any other one ``user-supplied``.
     """
@@ -240,7 +242,12 @@ def check_cv_certificate(cert: CvCertificate, issuer_keys: Sequence[IssuerKey], 
                                                 cert.body):
         return _ok(f"signed by the production issuer {issuer} with its pinned key "
                    f"(source: {CV_KEYS_SOURCE})", "production")
-    candidates = [k for k in issuer_keys if k.key_id is None or k.key_id == key_id]
+    # A key from a file (no key_id) is tried only for ids that are not pinned: a stray test
+    # key in $MYNAID_ISSUER_KEYS (the test issuers' private keys are published) must not
+    # vouch for a certificate that names a production issuer. A key tied to exactly this
+    # 16-byte id is tried whatever the id.
+    candidates = [k for k in issuer_keys
+                  if k.key_id == key_id or (k.key_id is None and pinned_key is None)]
     for key in candidates:
         if _pkcs1_sha256(key.public_key, cert.signature, cert.body):
             if hierarchy_of(key_id) == "test":
