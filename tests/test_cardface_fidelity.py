@@ -468,3 +468,17 @@ def test_strict_certificate_parsing_rejects_long_form_lengths() -> None:
     # Trailing filler after a certificate is not a certificate either.
     with pytest.raises(ParseError):
         load_certificates(raw + b"\x00\x00")
+
+
+def test_cli_presence(cli_run: CliRunner) -> None:
+    keys = ["--issuer-key", str(PKI / "text-issuer.pem"),
+            "--issuer-key", str(PKI / "visual-issuer.pem")]
+    result = cli_run("--emulator", "text", "--with", "pin-b", "--presence", "--json", *keys,
+                     stdin=SECRETS["pin-b"] + "\n")
+    assert result.code == 0, result.err
+    presence = json.loads(result.out)["presence"]
+    assert presence["ok"] and presence["card_key_signature"]["passed"]
+    assert presence["cv_certificate"]["hierarchy"] == "test"
+    result = cli_run("--emulator", "visual", "--presence", *keys, stdin=SECRETS["pin-a"] + "\n")
+    assert result.code == 0, result.err
+    assert "Presence:    ok" in result.out and "challenge_signature: pass" in result.out
