@@ -6,13 +6,25 @@ text and visual keys without their full sessions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping
 
 from mynaid.cardspec import ALL_SECRETS, SECRETS_BY_NAME, Aid, SecretRef
-from mynaid.errors import FileNotFoundOnCardError
-from mynaid.models import PinState
+from mynaid.errors import FileNotFoundOnCardError, MynaidError
+from mynaid.models import CertificateAvailability, PinState
 from mynaid.protocol import CardProtocol
-from mynaid.sessions.base import CHANGEABLE, ApplicationSession
+from mynaid.sessions.base import (
+    CHANGEABLE,
+    LOCKED_BY_DESIGN_ADVICE,
+    PINLESS_LOCKED,
+    ApplicationSession,
+)
+
+__all__ = [
+    "ALIASES", "LOCKED_BY_DESIGN_ADVICE", "PINLESS_LOCKED", "SecretSession",
+    "card_is_pinless", "change_pin", "looks_pinless", "pin_status", "secret_by_name",
+    "verify_pin",
+]
 
 #: Short names accepted on the command line, besides the full names of cardspec.
 ALIASES = {
@@ -41,12 +53,54 @@ class SecretSession(ApplicationSession):
         self.name = aid.name
 
 
+def looks_pinless(availability: CertificateAvailability | None,
+                  states: Mapping[str, PinState]) -> bool:
+    """Whether a card is the PIN-less face-authentication card (顔認証マイナンバーカード).
+
+    On the wire its PINs answer like blocked keys; what tells it apart is the whole picture:
+    no signature certificate (EF 0008 byte 0 is not ``8F``), the auth PIN blocked, and the
+    text PIN blocked or absent. A card with a signature certificate, or with a usable auth or
+    text PIN, is never taken for one. (A holder under 15 who blocked both PINs looks the
+    same; the advice given, face or visual confirmation, is safe for that card too.)
+    """
+    if availability is None or availability.signature:
+        return False
+    auth = states.get("auth-pin")
+    if auth is None or not auth.present or not auth.blocked:
+        return False
+    text = states.get("text-pin")
+    return text is None or not text.present or text.blocked
+
+
+def card_is_pinless(protocol: CardProtocol) -> bool:
+    """Ask the card whether it is the PIN-less card (:func:`looks_pinless`); uses no try.
+
+    Selects the JPKI and text applications (call between operations, or select again).
+    """
+    from mynaid.cardspec import AUTH_PIN, TEXT_PIN
+    from mynaid.sessions.jpki import JpkiSession
+
+    jpki = JpkiSession(protocol)
+    availability = jpki.certificate_availability()
+    if availability.signature:
+        return False  # one read settles most cards
+    states = {"auth-pin": jpki.pin_state(AUTH_PIN)}
+    try:
+        states["text-pin"] = SecretSession(protocol, Aid.TEXT).pin_state(TEXT_PIN)
+    except FileNotFoundOnCardError:
+        pass
+    return looks_pinless(availability, states)
+
+
 def pin_status(protocol: CardProtocol,
                refs: Iterable[SecretRef] = ALL_SECRETS) -> list[PinState]:
     """The counter of every secret by the non-consuming query (never uses a try).
 
     A secret whose application or key file the card does not have is reported with
-    ``present=False``.
+    ``present=False``. When a PIN answers blocked, the card is asked whether it is the
+    PIN-less card (:func:`card_is_pinless`); if so its PINs are reported with
+    ``locked_by_design=True`` ("PINs locked by design: use face or visual confirmation"),
+    not as blocked by wrong entries.
     """
     result: list[PinState] = []
     by_app: dict[Aid, list[SecretRef]] = {}
@@ -65,6 +119,15 @@ def pin_status(protocol: CardProtocol,
         except FileNotFoundOnCardError:
             result.extend(PinState(ref.name, ref.label, None, ref.max_tries, present=False)
                           for ref in app_refs)
+    if any(s.name in PINLESS_LOCKED and s.present and s.blocked for s in result):
+        try:
+            pinless = card_is_pinless(protocol)
+        except MynaidError:
+            pinless = False
+        if pinless:
+            result = [dataclasses.replace(s, locked_by_design=True)
+                      if s.name in PINLESS_LOCKED and s.present and s.blocked else s
+                      for s in result]
     return result
 
 

@@ -277,6 +277,17 @@ def emulator() -> None:
 @click.option("--port", default=35963, show_default=True, type=int)
 @click.option("--atr", "atr_hex", metavar="HEX", help="Answer to reset (hex).")
 @click.option("--alternate-atr", is_flag=True, help="Use another real card's ATR.")
+@click.option("--atr-variant", type=click.Choice(["default", "alternate", "2024"]),
+              default=None, help="A known real card's ATR (2024 = a card issued in 2024).")
+@click.option("--pinless", is_flag=True,
+              help="The PIN-less face-authentication card: no signature certificate, PINs "
+                   "locked by design.")
+@click.option("--token-label", metavar="LABEL", default=None,
+              help="JPKI token label, e.g. JPKIAPGPSETOKEN / JPKIAPIOSTOKEN (smartphone "
+                   "tokens: the auth certificate needs the auth PIN).")
+@click.option("--eof-warning", is_flag=True,
+              help="Answer 62 82 to a READ BINARY that reaches the end of the file.")
+@click.option("--no-pss", is_flag=True, help="Refuse the PSS signature schemes (6A 86).")
 @click.option("--cert-filler", default=0, type=click.IntRange(0, 8192), show_default=True,
               help="FF bytes after each certificate in its EF.")
 @click.option("--get-response", is_flag=True, help="Answer data with 61 xx (GET RESPONSE).")
@@ -287,17 +298,27 @@ def emulator() -> None:
 @pass_settings
 def emulator_serve(settings: Settings, host: str, port: int, atr_hex: str | None,
                    alternate_atr: bool, cert_filler: int, get_response: bool,
-                   strict_le: bool, verified_query_ok: bool, no_extended: bool) -> None:
+                   strict_le: bool, verified_query_ok: bool, no_extended: bool,
+                   atr_variant: str | None, pinless: bool, token_label: str | None,
+                   eof_warning: bool, no_pss: bool) -> None:
     """Be a card in vpcd's virtual reader until vpcd goes away (Ctrl-C to remove)."""
     from mynaid.connect import emulated_card
     from mynaid.emulator import vpcd
-    from mynaid.emulator.card import ALTERNATE_ATR, DEFAULT_ATR, EmulatorOptions
+    from mynaid.emulator.card import ALTERNATE_ATR, ATR_VARIANTS, DEFAULT_ATR, EmulatorOptions
 
     atr = bytes.fromhex(atr_hex) if atr_hex else (ALTERNATE_ATR if alternate_atr
                                                    else DEFAULT_ATR)
+    if atr_variant and not atr_hex:
+        atr = ATR_VARIANTS[atr_variant]
+    if token_label is not None and (len(token_label) > 32 or not token_label.isascii()
+                                    or not token_label.isprintable()):
+        raise click.BadParameter("at most 32 printable ASCII characters",
+                                 param_hint="--token-label")
     options = EmulatorOptions(atr=atr, cert_filler=cert_filler, use_get_response=get_response,
                               strict_le=strict_le, verified_query_ok=verified_query_ok,
-                              extended_length=not no_extended)
+                              extended_length=not no_extended, pinless=pinless,
+                              token_label=token_label, eof_warning=eof_warning,
+                              pss=not no_pss)
     card = emulated_card(settings.profile, options)
     try:
         sock = vpcd.connect(host, port)

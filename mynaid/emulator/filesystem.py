@@ -35,6 +35,12 @@ class KeyFile:
     max_tries: int
     pattern: re.Pattern[bytes] = field(default=re.compile(rb"[0-9]{4}"), repr=False)
     tries_left: int = -1
+    #: Locked for good, whatever the counter says (the PIN-less face-authentication card's
+    #: PINs, card-reference §9): answers as a blocked key, and a correct value does not open.
+    locked: bool = False
+    #: A key without a retry limit: the query answers ``63 00`` and a wrong value uses no
+    #: try (card-reference §9).
+    unlimited: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_tries <= 15:
@@ -44,7 +50,7 @@ class KeyFile:
 
     @property
     def blocked(self) -> bool:
-        return self.tries_left == 0
+        return self.locked or (self.tries_left == 0 and not self.unlimited)
 
 
 @dataclass
@@ -62,6 +68,9 @@ class PrivateKeyFile:
 
 EF = BinaryFile | KeyFile | PrivateKeyFile
 
+#: The largest short EF identifier (5 bits; 0 and 31 are reserved by ISO 7816-4).
+MAX_SFI = 30
+
 
 @dataclass
 class Application:
@@ -73,3 +82,13 @@ class Application:
 
     def add(self, ef: EF) -> None:
         self.files[ef.fid] = ef
+
+    def by_sfi(self, sfi: int) -> EF | None:
+        """The EF named by a short EF identifier: the one whose file id is ``00 <sfi>``.
+
+        On this card every EF id is ``00 xx`` with xx below 32, and the short id is xx
+        (``97`` = 80 | 17 names the auth key, ``9A`` the signature key, card-reference §9).
+        """
+        if not 1 <= sfi <= MAX_SFI:
+            return None
+        return self.files.get(sfi)
