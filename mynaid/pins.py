@@ -22,8 +22,8 @@ from mynaid.sessions.base import (
 
 __all__ = [
     "ALIASES", "LOCKED_BY_DESIGN_ADVICE", "PINLESS_LOCKED", "SecretSession",
-    "card_is_pinless", "change_pin", "looks_pinless", "pin_status", "secret_by_name",
-    "verify_pin",
+    "card_is_pinless", "change_pin", "looks_pinless", "pin_status", "reset_advice",
+    "secret_by_name", "state_json", "state_text", "verify_pin",
 ]
 
 #: Short names accepted on the command line, besides the full names of cardspec.
@@ -51,6 +51,41 @@ class SecretSession(ApplicationSession):
         super().__init__(protocol, reserve)
         self.aid = aid
         self.name = aid.name
+
+
+#: Where a blocked secret can be reset (card-reference §9).
+_RESET_JPKI = ("reset at a municipal office, or at some convenience-store kiosks by a holder "
+               "who knows the other JPKI secret")
+_RESET_OFFICE = "reset at a municipal office"
+
+
+def reset_advice(name: str) -> str:
+    """Where the holder can reset the blocked secret ``name`` (no secret in it)."""
+    return _RESET_JPKI if name in ("auth-pin", "sign-password") else _RESET_OFFICE
+
+
+def state_text(state: PinState) -> str:
+    """One line of plain English for a secret's state (CLI, diag)."""
+    if not state.present:
+        return "not on this card"
+    if state.verified:
+        return "verified in this session"
+    if state.locked_by_design:
+        return "locked by design (PIN-less card): use face or visual confirmation"
+    if state.blocked:
+        return f"BLOCKED ({reset_advice(state.name)})"
+    if state.no_retry_limit:
+        return "no retry limit"
+    return f"{state.tries_left} tries left"
+
+
+def state_json(state: PinState) -> dict[str, object]:
+    """The JSON form of a :class:`PinState` (one schema for ``pin status``, ``info``, diag)."""
+    return {"name": state.name, "label": state.label, "present": state.present,
+            "tries_left": state.tries_left, "max_tries": state.max_tries,
+            "blocked": state.blocked, "verified": state.verified,
+            "locked_by_design": state.locked_by_design,
+            "no_retry_limit": state.no_retry_limit}
 
 
 def looks_pinless(availability: CertificateAvailability | None,

@@ -73,7 +73,9 @@ class CardProtocol:
         #: never probed (a reader that resets the card on an extended APDU it cannot carry
         #: would drop the verified state, card-reference §9).
         self.verify_sent = False
-        #: Extended READ BINARY APDUs sent while support was unknown (0 or 1 per connection).
+        #: Extended READ BINARY APDUs sent while support was unknown. One settles it; only
+        #: an answer about the file itself (69 82, 6A 82, ...) leaves it unknown, and such a
+        #: read costs no APDU that a short read would not have cost.
         self.extended_probes = 0
 
     @property

@@ -153,8 +153,10 @@ def _certificate_summary(cert: x509.Certificate, now: dt.datetime) -> dict[str, 
 @pass_settings
 def info(settings: Settings) -> None:
     """Token type, applications, certificates and PIN tries (uses no PIN try)."""
-    from mynaid.cardspec import Aid, CertificateSlot
+    from mynaid.cardspec import AUTH_PIN, SIGN_PASSWORD, Aid, CertificateSlot
+    from mynaid.errors import SecurityStatusNotSatisfiedError
     from mynaid.iso7816.status import SW_OK
+    from mynaid.pins import pin_status, state_text
     from mynaid.sessions.jpki import JpkiSession
 
     now = dt.datetime.now(dt.timezone.utc)
@@ -170,8 +172,13 @@ def info(settings: Settings) -> None:
                 certs[slot.value] = {"present": availability.signature,
                                      "note": "needs the signature password"}
                 continue
-            certs[slot.value] = _certificate_summary(session.read_certificate(slot), now)
-        pins = session.pin_states()
+            try:
+                certs[slot.value] = _certificate_summary(session.read_certificate(slot), now)
+            except SecurityStatusNotSatisfiedError:
+                # A smartphone token's auth certificate needs the auth PIN (§9).
+                certs[slot.value] = {"present": True, "note": "needs the auth PIN on this "
+                                                              "token"}
+        pins = pin_status(protocol, (AUTH_PIN, SIGN_PASSWORD))
         reader = protocol.transport.reader_name
         atr = protocol.transport.atr.hex(" ").upper()
     data = {
@@ -180,7 +187,8 @@ def info(settings: Settings) -> None:
         "applications": apps,
         "certificates": certs,
         "pins": [{"name": p.name, "tries_left": p.tries_left, "max_tries": p.max_tries,
-                  "blocked": p.blocked} for p in pins],
+                  "blocked": p.blocked, "locked_by_design": p.locked_by_design}
+                 for p in pins],
     }
     lines = [f"Reader:       {reader}", f"ATR:          {atr}",
              f"Token:        {token.label} ({token.kind.value})",
@@ -194,8 +202,10 @@ def info(settings: Settings) -> None:
             lines.append(f"Certificate {name}: {'present' if c['present'] else 'absent'} "
                          f"({c['note']})")
     for p in pins:
-        tries = "verified" if p.tries_left is None else f"{p.tries_left}/{p.max_tries} tries"
-        lines.append(f"PIN {p.name}: {tries}{' (BLOCKED)' if p.blocked else ''}")
+        if p.locked_by_design or p.blocked or p.no_retry_limit or p.tries_left is None:
+            lines.append(f"PIN {p.name}: {state_text(p)}")
+        else:
+            lines.append(f"PIN {p.name}: {p.tries_left}/{p.max_tries} tries")
     emit(settings, data, "\n".join(lines))
 
 
