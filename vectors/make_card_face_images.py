@@ -9,8 +9,9 @@ Written to ``vectors/card-face/``:
 
 * ``photo.jp2``: the face photo in the card's geometry (card-reference §9): greyscale JPEG
   2000 in a JP2 container, 378 × 472 px, reversible 5/3 wavelet, 5 decomposition levels, one
-  tile, a few KB (a rate-truncated codestream), cropped from scikit-image's ``astronaut`` picture (Eileen Collins, a NASA photo in
-  the public domain, shipped inside scikit-image: no network needed);
+  tile, a few KB (a rate-truncated codestream), cropped from scikit-image's ``astronaut``
+  picture (Eileen Collins, a NASA photo in the public domain, shipped inside scikit-image:
+  no network needed);
 * ``name.png``, ``address.png``, ``security-code.png``, ``my-number.png``: 1-bit PNGs of the
   card's printed text, rendered with Pillow's built-in font. That font has no kanji, so the
   images show the romanised test data (the text AP's records hold the real kanji strings).

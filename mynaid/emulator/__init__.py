@@ -16,6 +16,7 @@ from mynaid.emulator.card import (
 from mynaid.emulator.profile import CardProfile, default_profile
 
 __all__ = [
-    "ALTERNATE_ATR", "ATR_2024", "ATR_VARIANTS", "DEFAULT_ATR", "CardProfile", "EmulatedCard", "EmulatorOptions",
+    "ALTERNATE_ATR", "ATR_2024", "ATR_VARIANTS", "DEFAULT_ATR",
+    "CardProfile", "EmulatedCard", "EmulatorOptions",
     "build_card", "default_profile",
 ]

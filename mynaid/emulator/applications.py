@@ -20,8 +20,8 @@ PIN4_PATTERN = re.compile(rb"[0-9]{4}")
 SMARTPHONE_LABELS = frozenset({"JPKIAPGPSETOKEN", "JPKIAPIOSTOKEN"})
 #: The rest of the CK_TOKEN_INFO the emulator writes. Real cards' values beyond the label are
 #: not published; these are plausible PKCS#11 values (the emulator's choice).
-TOKEN_MANUFACTURER = "J-LIS"
-TOKEN_MODEL = "JPKIAP"
+TOKEN_MANUFACTURER = "J-LIS"  # noqa: S105 (a manufacturer id, not a password)
+TOKEN_MODEL = "JPKIAP"  # noqa: S105 (a model name)
 #: CKF_WRITE_PROTECTED | CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED
 TOKEN_FLAGS = 0x0002 | 0x0004 | 0x0008 | 0x0400
 CK_UNAVAILABLE_INFORMATION = 0xFFFFFFFF

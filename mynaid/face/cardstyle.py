@@ -5,8 +5,9 @@ The card's photo (visual application, DF27) is a greyscale JPEG 2000 portrait of
 in a JP2 container (card-reference §9). :func:`make_card_photo` makes one from any photo: a
 crop around the face in those proportions, greyscale, 378 × 472, JPEG 2000 at a rate that
 gives a few KB (OpenCV's JP2 writer, which codes reversible 5/3 with 5 levels and one tile;
-:func:`jp2_geometry` reads the coding parameters back from the SIZ and COD markers). :func:`make_frame` makes a 640×480 colour "camera frame" with the face
-at kiosk distance. They are for calibration, tests and benchmarks (``mynaid face eval``,
+:func:`jp2_geometry` reads the coding parameters back from the SIZ and COD markers).
+:func:`make_frame` makes a 640×480 colour "camera frame" with the face at kiosk distance.
+They are for calibration, tests and benchmarks (``mynaid face eval``,
 ``benchmarks/make_face_pairs.py``); they never decode a real card's photo.
 """
 

@@ -110,7 +110,7 @@ class JpkiSession(ApplicationSession):
                 if auth_pin is None:
                     raise SecurityStatusNotSatisfiedError(
                         f"{exc.message}: this token (a smartphone certificate) needs the auth "
-                        "PIN to read its auth certificate", exc.sw) from None
+                        "PIN to read its auth certificate", exc.sw or 0x6982) from None
             self.probe_extended(JpkiFile.AUTH_CA_CERT)
             self.verify(AUTH_PIN, auth_pin, force=force)
             return self.read_tlv_file(slot.fid, what, MAX_CERTIFICATE_SIZE)
