@@ -33,6 +33,10 @@ _FILE_STATE_ERRORS = frozenset({
     st.SW_AUTH_METHOD_BLOCKED, st.SW_WRONG_P1P2_OFFSET,
 })
 
+#: Answers to a READ BINARY by short EF id that may concern the addressing, not the length.
+_SFI_INCONCLUSIVE = frozenset({st.SW_INCORRECT_P1P2, st.SW_FILE_NOT_FOUND,
+                               st.SW_INCOMPATIBLE_FILE})
+
 
 class ExtendedLength(enum.Enum):
     """Whether to read files with one extended-length READ BINARY."""
@@ -230,11 +234,16 @@ class CardProtocol:
                                  f"{total} bytes")
         return bytes(data[:total]), st.SW_OK
 
-    def _try_extended_read(self, max_size: int) -> tuple[bytes, int] | None:
+    def _try_extended_read(self, max_size: int, sfi: int | None = None
+                           ) -> tuple[bytes, int] | None:
         if self.extended_supported is None:
             self.extended_probes += 1
         try:
-            response = self.read_binary(0, 65536, extended=True)
+            if sfi is None:
+                response = self.read_binary(0, 65536, extended=True)
+            else:
+                response = self.send(CommandApdu(0x00, 0xB0, 0x80 | sfi, 0x00, le=65536,
+                                                 extended=True))
         except TransportError as exc:
             if type(exc) is not TransportError:
                 raise  # removal, reset, no card, no service: about the card, not the APDU
@@ -242,7 +251,8 @@ class CardProtocol:
             # a generic PC/SC error.
             self.extended_supported = False
             return None
-        if response.sw in _FILE_STATE_ERRORS:
+        if response.sw in _FILE_STATE_ERRORS or (
+                sfi is not None and response.sw in _SFI_INCONCLUSIVE):
             return b"", response.sw  # about the file, not about extended length
         # 62 82 with data: the card read to the end of the EF, shorter than Le (a success).
         total = header_length_info(response.data) if _read_ok(response) else None
@@ -255,11 +265,16 @@ class CardProtocol:
         self.extended_supported = True
         return response.data[:total], st.SW_OK
 
-    def probe_extended(self) -> bool | None:
-        """Try one extended READ BINARY on the selected (free) EF if support is still
-        unknown and no VERIFY was sent; returns what is known afterwards."""
+    def probe_extended(self, sfi: int | None = None) -> bool | None:
+        """Try one extended READ BINARY if support is still unknown and no VERIFY was sent;
+        returns what is known afterwards.
+
+        It reads the selected EF, or with ``sfi`` the EF of that short id (``P1 80|SFI``,
+        card-reference §9), which costs no SELECT: one APDU in all. An answer about the
+        addressing or the file leaves support unknown.
+        """
         if self.may_probe_extended:
-            self._try_extended_read(MAX_LENGTH)
+            self._try_extended_read(MAX_LENGTH, sfi)
         return self.extended_supported
 
     def read_whole_file(self, size: int) -> ResponseApdu:

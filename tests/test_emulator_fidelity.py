@@ -403,7 +403,8 @@ def test_smartphone_auth_certificate_needs_the_auth_pin(label: str) -> None:
     first_verify = next(i for i, c in enumerate(recording.commands)
                         if c[1] == 0x20 and len(c) > 4)
     assert protocol.extended_supported is True
-    assert any(c[1] == 0xA4 and c.endswith(b"\x00\x0b") for c in recording.commands[:first_verify])
+    # The probe: READ BINARY by SFI 0B (the auth CA certificate), no SELECT.
+    assert h("00 B0 8B 00 00 00 00") in recording.commands[:first_verify]
     after = recording.commands[first_verify + 1:]
     assert [c for c in after if c[1] == 0xB0] == [h("00 B0 00 00 00 00 00")], ins
 

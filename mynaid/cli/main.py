@@ -202,10 +202,11 @@ def info(settings: Settings) -> None:
             lines.append(f"Certificate {name}: {'present' if c['present'] else 'absent'} "
                          f"({c['note']})")
     for p in pins:
-        if p.locked_by_design or p.blocked or p.no_retry_limit or p.tries_left is None:
+        if p.locked_by_design or p.no_retry_limit or not p.present:
             lines.append(f"PIN {p.name}: {state_text(p)}")
         else:
-            lines.append(f"PIN {p.name}: {p.tries_left}/{p.max_tries} tries")
+            tries = "verified" if p.tries_left is None else f"{p.tries_left}/{p.max_tries} tries"
+            lines.append(f"PIN {p.name}: {tries}{' (BLOCKED)' if p.blocked else ''}")
     emit(settings, data, "\n".join(lines))
 
 

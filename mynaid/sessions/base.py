@@ -124,13 +124,12 @@ class ApplicationSession:
 
         For operations that VERIFY first and then read a large EF: after a VERIFY the
         protocol never probes (card-reference §9), so without this the read would use
-        short chunks. Costs a SELECT and one READ BINARY, once per connection; the caller
-        selects what it needs next itself. Call inside :meth:`transaction`.
+        short chunks. One READ BINARY by short EF id (no SELECT), once per connection; the
+        current EF may change, so the caller selects what it needs next itself. Call inside
+        :meth:`transaction`.
         """
-        if not self.protocol.may_probe_extended:
-            return
-        self.select_file(fid)
-        self.protocol.probe_extended()
+        if self.protocol.may_probe_extended:
+            self.protocol.probe_extended(sfi=fid)
 
     def read_small_file(self, fid: int, size: int, what: str) -> bytes:
         """Read a small EF whole (call inside :meth:`transaction`)."""
