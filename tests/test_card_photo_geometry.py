@@ -10,6 +10,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mynaid.emulator import default_profile
 from mynaid.errors import MynaidError
@@ -69,3 +71,15 @@ def _without_cod(data: bytes) -> bytes:
     stream = jp2_codestream(data)
     siz_end = 4 + struct.unpack(">H", stream[6:8])[0]
     return stream[:siz_end] + b"\xff\x90" + bytes(10)  # SOT straight after SIZ
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=200), st.integers(0, 120))
+def test_geometry_reader_on_mutated_input(noise: bytes, cut: int) -> None:
+    """Hostile bytes: a typed error or a result, never another exception, never a hang."""
+    base = (FACE_DIR / "photo.jp2").read_bytes()
+    for data in (noise, base[:cut] + noise, base[: 40 + cut] + noise + base[40 + cut:]):
+        try:
+            cardstyle.jp2_geometry(data)
+        except MynaidError:
+            pass

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -522,3 +524,25 @@ def test_probe_helper_is_a_no_op_once_settled() -> None:
         count = protocol.stats.commands
         session.probe_extended(0x000B)
         assert protocol.stats.commands == count
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([0x00, 0x04, 0x08, 0x0C, 0x01, 0x41, 0x80, 0x84, 0x8C]),
+       st.sampled_from([0xA4, 0xB0, 0x20, 0x24, 0x2A, 0x84, 0x70, 0xC0]),
+       st.integers(0, 255), st.integers(0, 255), st.binary(max_size=300),
+       st.booleans())
+def test_any_command_gets_a_status_word(cla: int, ins: int, p1: int, p2: int, body: bytes,
+                                        select_first: bool) -> None:
+    """The new command paths (SFI, schemes, SM, channels) never fail inside the card."""
+    card = _FUZZ_CARD
+    card.power_on()
+    if select_first:
+        select_jpki(card)
+        verify_sfi(card, 0x18, b"1234")
+    raw = card.process(bytes((cla, ins, p1, p2)) + body)
+    assert len(raw) >= 2
+    card.key_file(JPKI, 0x18).tries_left = 3
+    card.key_file(JPKI, 0x1B).tries_left = 5
+
+
+_FUZZ_CARD = build_card(PROFILE)
