@@ -546,3 +546,17 @@ def test_any_command_gets_a_status_word(cla: int, ins: int, p1: int, p2: int, bo
 
 
 _FUZZ_CARD = build_card(PROFILE)
+
+
+def test_cli_exports_a_smartphone_auth_certificate(cli_run: CliRunner, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    path = tmp_path / "phone.json"
+    replace(PROFILE, jpki=replace(PROFILE.jpki, token_label="JPKIAPGPSETOKEN")).save(path)
+    base = ("--emulator", "--profile", str(path), "cert", "export", "auth", "--format", "der")
+    refused = cli_run(*base)
+    assert refused.code == 1 and "auth PIN" in refused.err
+    target = tmp_path / "auth.der"
+    result = cli_run(*base, "--auth-pin", "-o", str(target), stdin="1234\n")
+    assert result.code == 0, result.err
+    assert target.read_bytes() == PROFILE.jpki.auth_cert

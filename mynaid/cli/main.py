@@ -251,9 +251,12 @@ def cert() -> None:
 @click.option("--format", "fmt", type=click.Choice(["pem", "der"]), default="pem",
               show_default=True)
 @click.option("--force", is_flag=True, help="Attempt the password even on its last try.")
+@click.option("--auth-pin", "ask_auth_pin", is_flag=True,
+              help="auth on a smartphone token: ask for the auth PIN, used only when the "
+                   "token refuses the free read.")
 @pass_settings
 def cert_export(settings: Settings, which: str, output: Path | None, fmt: str,
-                force: bool) -> None:
+                force: bool, ask_auth_pin: bool) -> None:
     """Export a certificate (sign asks for the signature password)."""
     from mynaid.cardspec import CertificateSlot
     from mynaid.cli.secrets import read_secret
@@ -261,8 +264,11 @@ def cert_export(settings: Settings, which: str, output: Path | None, fmt: str,
 
     slot = CertificateSlot(which)
     password = read_secret("Signature password") if slot.needs_sign_password else None
+    auth_pin = read_secret("Auth PIN") if ask_auth_pin and slot is CertificateSlot.AUTH \
+        else None
     with settings.protocol() as protocol:
-        der = JpkiSession(protocol).read_certificate_der(slot, password, force=force)
+        der = JpkiSession(protocol).read_certificate_der(slot, password, force=force,
+                                                         auth_pin=auth_pin)
     data = der_to_pem(der) if fmt == "pem" else der
     if output:
         # The signature certificate holds the holder's name, address and birth date.
