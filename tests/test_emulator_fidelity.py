@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mynaid.atr import KNOWN_ATRS
 from mynaid.cardspec import AUTH_PIN, DIGEST_INFO_PREFIXES, SIGN_PASSWORD, TEXT_PIN, Aid
