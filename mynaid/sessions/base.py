@@ -28,6 +28,9 @@ DEFAULT_RESERVE = 1
 CHANGEABLE = frozenset({"auth-pin", "sign-password", "text-pin"})
 #: The PINs the PIN-less face-authentication card locks by design (card-reference §9).
 PINLESS_LOCKED = frozenset({"auth-pin", "sign-password", "text-pin"})
+#: The free EF (short id) on which extended length is settled before a VERIFY, per
+#: application whose VERIFY opens large records: the CV certificate 0004 (free, ~570 bytes).
+PROBE_BEFORE_VERIFY = {Aid.TEXT: 0x04, Aid.VISUAL: 0x04}
 #: What the holder is told about them, instead of "blocked, go to the municipal office".
 LOCKED_BY_DESIGN_ADVICE = ("PINs locked by design (PIN-less face-authentication card, "
                            "顔認証マイナンバーカード): use face or visual confirmation")
@@ -188,6 +191,11 @@ class ApplicationSession:
             value[:] = bytes(len(value))
 
     def _guarded_verify(self, ref: SecretRef, value: bytearray, force: bool) -> None:
+        probe_sfi = PROBE_BEFORE_VERIFY.get(self.aid)
+        if probe_sfi is not None:
+            # In the text and visual APs a VERIFY opens records read right after (the card
+            # face is several KB): settle extended length first, while it may be probed.
+            self.probe_extended(probe_sfi)
         state = self._query(ref)
         if state.verified:
             # Some cards answer 90 00 to the query of a key verified in this session. The
