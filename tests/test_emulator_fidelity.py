@@ -221,6 +221,12 @@ def test_read_binary_of_every_key_ef_answers_6981() -> None:
                 assert sw(card, bytes((0x00, 0xB0, 0x80 | fid, 0x00, 0x00))) == 0x6981
             seen += 1
     assert seen >= 10  # JPKI 4, text and visual keys
+    # An EF marked internal answers the same, whatever it holds.
+    from mynaid.emulator.filesystem import BinaryFile
+
+    card.applications[JPKI].add(BinaryFile(0x001E, b"\x01" * 8, internal=True))
+    select_jpki(card)
+    assert sw(card, "00 B0 9E 00 00") == 0x6981
 
 
 @pytest.mark.parametrize(("cla", "ins_sw"), [

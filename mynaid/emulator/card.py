@@ -264,7 +264,8 @@ class EmulatedCard:
         else:
             offset = (c.p1 << 8) | c.p2
         ef = self._state.ef
-        if isinstance(ef, KeyFile | PrivateKeyFile):
+        if isinstance(ef, KeyFile | PrivateKeyFile) or (isinstance(ef, BinaryFile)
+                                                        and ef.internal):
             return b"", SW_INCOMPATIBLE_FILE  # an internal (key) EF is never readable
         if not isinstance(ef, BinaryFile):
             return b"", st.SW_COMMAND_NOT_ALLOWED_NO_EF

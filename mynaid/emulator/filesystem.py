@@ -20,6 +20,9 @@ class BinaryFile:
     fid: int
     content: bytes
     read_keys: frozenset[int] | None = None
+    #: An internal EF (e.g. key material kept as bytes): READ BINARY answers ``69 81``,
+    #: like it does for every key EF (card-reference §9).
+    internal: bool = False
 
 
 @dataclass
