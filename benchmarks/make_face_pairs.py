@@ -6,8 +6,8 @@ From the real photos in ``../shared/faces`` (obama, obama2, obama3: one person; 
 another) and scikit-image's astronaut (a third person) and camera (no face), it writes to
 OUT_DIR:
 
-* ``card_<name>.jp2``: a card-style photo of each face (ID crop, greyscale, 300 px high,
-  JPEG 2000, ~3.5 KB), as on the My Number Card;
+* ``card_<name>.jp2``: a card-style photo of each face (ID crop, greyscale, 378 × 472,
+  reversible 5/3 JPEG 2000, a few KB), as on the My Number Card;
 * ``frame_<name>.png``: a 640×480 colour "camera frame" of each photo, and
   ``frame_camera.png`` with no face;
 * ``pairs.csv`` (``file_x,file_y,Decision``): every card against every frame made from a

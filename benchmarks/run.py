@@ -62,7 +62,7 @@ INS_SELECT = 0xA4
 INS_VERIFY = 0x20
 STARTUP_TARGET_S = 0.3
 SPEED_TARGET_RATIO = 1.0
-BENCHMARKS = ("apdus", "pcsc-speed", "startup", "emulator")
+BENCHMARKS = ("apdus", "pcsc-speed", "startup", "emulator", "probe")
 PCSC_BENCHMARKS = ("apdus", "pcsc-speed")
 SUBPROCESS_TIMEOUT = 60
 
@@ -535,6 +535,88 @@ def bench_emulator(rounds: int) -> dict[str, Any]:
 
 
 
+# --- 5. the extended-length probe ---------------------------------------------------------
+
+
+def _is_extended_read(command: bytes) -> bool:
+    return len(command) == 7 and command[1] == INS_READ_BINARY and command[4] == 0x00
+
+
+def bench_probe() -> dict[str, Any]:
+    """What the extended-length probe costs, per connection (APDU counts; deterministic).
+
+    For each scenario on a fresh connection: the APDUs with ``--extended auto`` against the
+    best a reader could do knowing the card's support in advance (``off`` on a card that
+    refuses extended length, ``auto`` itself on one that accepts it), and where the extended
+    APDUs went relative to the first VERIFY (card-reference §9: probe on a free EF before any
+    VERIFY, never after one).
+    """
+    from mynaid.cardspec import AUTH_PIN
+    from mynaid.emulator import EmulatorOptions, build_card, default_profile
+    from mynaid.sessions.jpki import JpkiSession
+    from mynaid.transport.emulated import EmulatorTransport
+
+    heading("5. Extended-length probe: APDUs per connection (in-process, counted)")
+    profile = default_profile()
+
+    def four_auth_first(session: JpkiSession) -> None:
+        read_four(session.protocol)
+
+    def sign_first(session: JpkiSession) -> None:
+        session.read_certificate_der(CertificateSlot.SIGN, SIGN_PASSWORD)
+        session.read_certificate_der(CertificateSlot.AUTH)
+
+    def verify_then_read(session: JpkiSession) -> None:
+        session.verify(AUTH_PIN, "1234")
+        session.read_certificate_der(CertificateSlot.AUTH_CA)
+
+    scenarios = {"four certificates, auth first": four_auth_first,
+                 "signature certificate first": sign_first,
+                 "VERIFY, then a read": verify_then_read}
+
+    def run(scenario: Callable[[JpkiSession], None], extended_card: bool,
+            mode: ExtendedLength) -> tuple[CountingTransport, CardProtocol]:
+        card = build_card(profile, EmulatorOptions(extended_length=extended_card))
+        transport = CountingTransport(EmulatorTransport(card))
+        protocol = CardProtocol(transport, mode)
+        scenario(JpkiSession(protocol))
+        return transport, protocol
+
+    results: dict[str, Any] = {"scenarios": {}}
+    rows = []
+    for name, scenario in scenarios.items():
+        for extended_card in (True, False):
+            auto, protocol = run(scenario, extended_card, ExtendedLength.AUTO)
+            off, _ = run(scenario, extended_card, ExtendedLength.OFF)
+            best = auto.counts.apdus if extended_card else off.counts.apdus
+            verifies = [i for i, c in enumerate(auto.commands)
+                        if c[1] == INS_VERIFY and len(c) > 4]
+            first_verify = verifies[0] if verifies else len(auto.commands)
+            extended = [i for i, c in enumerate(auto.commands) if _is_extended_read(c)]
+            before = sum(1 for i in extended if i < first_verify)
+            after_unsettled = sum(1 for i in extended if i > first_verify) \
+                if protocol.extended_supported is not True else 0
+            entry = {"extended_card": extended_card, "apdus_auto": auto.counts.apdus,
+                     "apdus_off": off.counts.apdus, "apdus_best": best,
+                     "probe_cost_apdus": auto.counts.apdus - best,
+                     "extended_before_first_verify": before,
+                     "probes_after_a_verify": after_unsettled,
+                     "extended_supported": protocol.extended_supported}
+            results["scenarios"][f"{name} / {'extended' if extended_card else 'short'} card"] \
+                = entry
+            rows.append([name, "accepts" if extended_card else "refuses", auto.counts.apdus,
+                         off.counts.apdus, best, entry["probe_cost_apdus"], before,
+                         after_unsettled])
+    print(table(["scenario (fresh connection)", "card: extended", "APDUs auto", "APDUs off",
+                 "best", "probe cost", "ext before VERIFY", "probes after VERIFY"], rows))
+    results["max_probe_cost_apdus"] = max(e["probe_cost_apdus"]
+                                          for e in results["scenarios"].values())
+    print("  best = the APDUs of a reader that knew the card's support in advance; probe cost")
+    print("  = auto minus best. A probe is never sent after a VERIFY: a reader that resets the")
+    print("  card on an extended APDU it cannot carry would drop the verified state.")
+    return results
+
+
 # --- the PC/SC rig --------------------------------------------------------------------------
 
 
@@ -635,6 +717,8 @@ def main(argv: list[str] | None = None) -> int:
             results["startup"] = bench_startup(args.rounds, py_env)
         if "emulator" in selected:
             results["emulator"] = bench_emulator(args.rounds)
+        if "probe" in selected:
+            results["probe"] = bench_probe()
 
     elapsed = time.perf_counter() - started
     print(f"\ndone in {elapsed:.1f} s")

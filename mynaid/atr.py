@@ -16,12 +16,14 @@ from typing import Any
 
 from mynaid.errors import ParseError
 
-#: ATRs of real My Number Cards (card-reference §1). A name is a hint, not an identification.
+#: ATRs of real My Number Cards (card-reference §1, §9). A name is a hint, not an identification.
 KNOWN_ATRS: dict[bytes, str] = {
     bytes.fromhex("3BE000FF8131FE4514"): "My Number Card (contact; the ATR OpenSC's jpki driver "
                                          "matches)",
     bytes.fromhex("3BC5FF8131FB458073C6010000"): "My Number Card (contact; another "
                                                  "manufacturer)",
+    bytes.fromhex("3BDA13FF8131FB468012392F31C173C601C03B"): "My Number Card (contact; seen "
+                                                             "on a card issued in 2024)",
 }
 
 #: ISO 7816-3 caps the ATR at 33 bytes (TS included); readers report no more.

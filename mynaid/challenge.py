@@ -179,7 +179,9 @@ def respond(protocol: CardProtocol, nonce: bytes, auth_pin: str, *,
     message = signed_message(context, nonce)  # validates sizes before any APDU
     session = JpkiSession(protocol, {"auth-pin": reserve} if reserve is not None else None)
     with session.transaction():
-        certificate = session.read_certificate(CertificateSlot.AUTH)
+        # A smartphone token's auth certificate needs the (guarded) auth PIN first.
+        certificate = session.read_certificate(CertificateSlot.AUTH, auth_pin=auth_pin,
+                                               force=force)
         ca_certificate = session.read_certificate(CertificateSlot.AUTH_CA)
         signature = session.sign_digest("auth", "sha256", hashlib.sha256(message).digest(),
                                         auth_pin, force=force)

@@ -218,7 +218,8 @@ def _card_dict(card: CardReport) -> dict[str, Any]:
              "note": c.note or None} for c in card.certificates],
         "pins": [{"name": p.name, "label": p.label, "present": p.present,
                   "tries_left": p.tries_left, "max_tries": p.max_tries, "blocked": p.blocked,
-                  "verified": p.verified} for p in card.pins],
+                  "verified": p.verified, "locked_by_design": p.locked_by_design,
+                  "no_retry_limit": p.no_retry_limit} for p in card.pins],
         "extended_length": (
             {"supported": card.extended_length.supported,
              "detail": card.extended_length.detail} if card.extended_length else None),
@@ -319,7 +320,8 @@ def _read_certificates(protocol: CardProtocol, availability: CertificateAvailabi
             checks.append(CertificateCheck(
                 slot.value, slot.fid, status,
                 note="needs the signature password; diag never reads it"
-                if present is not False else "no signature certificate (holder under 15?)"))
+                if present is not False
+                else "no signature certificate (holder under 15, or a PIN-less card)"))
             continue
         if slot is CertificateSlot.AUTH and availability and not availability.authentication:
             checks.append(CertificateCheck(slot.value, slot.fid, "absent"))
@@ -397,11 +399,16 @@ def _warn_about(card: CardReport, warn_days: int, out: _Collector) -> None:
             out.warnings.append(f"{cert.slot} certificate has expired")
         elif cert.status == "not-yet-valid":
             out.warnings.append(f"{cert.slot} certificate is not valid yet (check the clock)")
+    from mynaid.pins import LOCKED_BY_DESIGN_ADVICE, reset_advice
+
+    if any(pin.locked_by_design for pin in card.pins):
+        # The PIN-less face-authentication card: nothing to reset (card-reference §9).
+        out.warnings.append(LOCKED_BY_DESIGN_ADVICE)
     for pin in card.pins:
-        if not pin.present or pin.tries_left is None:
+        if not pin.present or pin.tries_left is None or pin.locked_by_design:
             continue
         if pin.blocked:
-            out.warnings.append(f"{pin.name} is BLOCKED (reset at a municipal office)")
+            out.warnings.append(f"{pin.name} is BLOCKED ({reset_advice(pin.name)})")
         elif pin.tries_left < pin.max_tries:
             out.warnings.append(f"{pin.name}: {pin.tries_left} of {pin.max_tries} tries left "
                                 "(earlier wrong entries; a correct one resets it)")

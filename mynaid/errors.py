@@ -78,17 +78,24 @@ class FileNotFoundOnCardError(CardError):
 
 
 class WrongPinError(CardError):
-    """``63 Cx``: VERIFY failed; ``tries_left`` tries remain."""
+    """``63 Cx``: VERIFY failed; ``tries_left`` tries remain (None after ``63 00``: the key
+    has no retry limit)."""
 
     reason: str = "wrong-pin"
 
-    def __init__(self, message: str, sw: int, tries_left: int) -> None:
+    def __init__(self, message: str, sw: int, tries_left: int | None) -> None:
         super().__init__(message, sw)
         self.tries_left = tries_left
 
 
 class PinBlockedError(CardError):
-    """``69 84`` or ``63 C0``: the key is blocked; only a municipal office can reset it."""
+    """``69 84`` or ``63 C0``: the key is blocked.
+
+    A municipal office resets any blocked secret. A blocked auth PIN or signature password can
+    also be reset at some convenience-store kiosks by a holder who still knows the other JPKI
+    secret; the text PIN only at the municipal office. On the PIN-less face-authentication
+    card the PINs are locked by design (:class:`PinLockedByDesignError`).
+    """
 
     reason: str = "pin-blocked"
 
@@ -177,3 +184,11 @@ class DependencyMissingError(MynaidError):
     """An optional dependency (an extra such as ``mynaid[pcsc]``) is not installed."""
 
     reason: str = "dependency-missing"
+
+
+class PinLockedByDesignError(PinBlockedError):
+    """The PIN-less face-authentication card (顔認証マイナンバーカード): its PINs are locked
+    by design, not by wrong entries. Nothing was sent; there is nothing to reset. Use face
+    matching or visual confirmation instead (exit 4, like any blocked key)."""
+
+    reason: str = "pin-locked-by-design"

@@ -50,6 +50,10 @@ class TokenInfo:
         return cls(label, _LABELS.get(label, TokenKind.UNKNOWN), bytes(raw))
 
 
+#: The byte of EF 0008 that marks a certificate as present.
+CERT_PRESENT = 0x8F
+
+
 @dataclass(frozen=True)
 class CertificateAvailability:
     """JPKI EF 0008: which certificates the token holds."""
@@ -60,10 +64,14 @@ class CertificateAvailability:
 
     @classmethod
     def parse(cls, raw: bytes) -> CertificateAvailability:
-        """``8F 8F 00`` when both certificates exist; byte 0 ``00`` = no signature cert."""
+        """``8F 8F 00`` when both certificates exist; byte 0 ``00`` = no signature cert.
+
+        Only ``8F`` means present (card-reference §9): any other value, not only ``00``, is
+        no proof that a certificate exists.
+        """
         if len(raw) < 2:
             raise ParseError(f"certificate availability of {len(raw)} bytes, expected 2 or more")
-        return cls(raw[0] != 0x00, raw[1] != 0x00, bytes(raw))
+        return cls(raw[0] == CERT_PRESENT, raw[1] == CERT_PRESENT, bytes(raw))
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,14 @@ class PinState:
 
     ``tries_left`` is None when the card answered ``90 00`` (already verified in this
     session; some cards do this instead of giving a count) or when the card has no such
-    secret (``present`` False).
+    secret (``present`` False), or when the key has no retry limit (``no_retry_limit``: the
+    card answered ``63 00``; such a key is never blocked).
+
+    ``locked_by_design`` marks the PINs of the PIN-less face-authentication card
+    (顔認証マイナンバーカード): they answer as blocked (``blocked`` is True, so code that
+    does not know the field still makes no attempt), but there is nothing to reset: the holder
+    is confirmed by face or visually instead. Check it before ``blocked`` when telling the
+    holder what to do.
     """
 
     name: str
@@ -81,6 +96,8 @@ class PinState:
     max_tries: int
     verified: bool = False
     present: bool = True
+    locked_by_design: bool = False
+    no_retry_limit: bool = False
 
     @property
     def blocked(self) -> bool:

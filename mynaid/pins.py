@@ -6,13 +6,25 @@ text and visual keys without their full sessions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping
 
 from mynaid.cardspec import ALL_SECRETS, SECRETS_BY_NAME, Aid, SecretRef
-from mynaid.errors import FileNotFoundOnCardError
-from mynaid.models import PinState
+from mynaid.errors import FileNotFoundOnCardError, MynaidError
+from mynaid.models import CertificateAvailability, PinState
 from mynaid.protocol import CardProtocol
-from mynaid.sessions.base import CHANGEABLE, ApplicationSession
+from mynaid.sessions.base import (
+    CHANGEABLE,
+    LOCKED_BY_DESIGN_ADVICE,
+    PINLESS_LOCKED,
+    ApplicationSession,
+)
+
+__all__ = [
+    "ALIASES", "LOCKED_BY_DESIGN_ADVICE", "PINLESS_LOCKED", "SecretSession",
+    "card_is_pinless", "change_pin", "looks_pinless", "pin_status", "reset_advice",
+    "secret_by_name", "state_json", "state_text", "verify_pin",
+]
 
 #: Short names accepted on the command line, besides the full names of cardspec.
 ALIASES = {
@@ -41,12 +53,89 @@ class SecretSession(ApplicationSession):
         self.name = aid.name
 
 
+#: Where a blocked secret can be reset (card-reference §9).
+_RESET_JPKI = ("reset at a municipal office, or at some convenience-store kiosks by a holder "
+               "who knows the other JPKI secret")
+_RESET_OFFICE = "reset at a municipal office"
+
+
+def reset_advice(name: str) -> str:
+    """Where the holder can reset the blocked secret ``name`` (no secret in it)."""
+    return _RESET_JPKI if name in ("auth-pin", "sign-password") else _RESET_OFFICE
+
+
+def state_text(state: PinState) -> str:
+    """One line of plain English for a secret's state (CLI, diag)."""
+    if not state.present:
+        return "not on this card"
+    if state.verified:
+        return "verified in this session"
+    if state.locked_by_design:
+        return "locked by design (PIN-less card): use face or visual confirmation"
+    if state.blocked:
+        return f"BLOCKED ({reset_advice(state.name)})"
+    if state.no_retry_limit:
+        return "no retry limit"
+    return f"{state.tries_left} tries left"
+
+
+def state_json(state: PinState) -> dict[str, object]:
+    """The JSON form of a :class:`PinState` (one schema for ``pin status``, ``info``, diag)."""
+    return {"name": state.name, "label": state.label, "present": state.present,
+            "tries_left": state.tries_left, "max_tries": state.max_tries,
+            "blocked": state.blocked, "verified": state.verified,
+            "locked_by_design": state.locked_by_design,
+            "no_retry_limit": state.no_retry_limit}
+
+
+def looks_pinless(availability: CertificateAvailability | None,
+                  states: Mapping[str, PinState]) -> bool:
+    """Whether a card is the PIN-less face-authentication card (顔認証マイナンバーカード).
+
+    On the wire its PINs answer like blocked keys; what tells it apart is the whole picture:
+    no signature certificate (EF 0008 byte 0 is not ``8F``), the auth PIN blocked, and the
+    text PIN blocked or absent. A card with a signature certificate, or with a usable auth or
+    text PIN, is never taken for one. (A holder under 15 who blocked both PINs looks the
+    same; the advice given, face or visual confirmation, is safe for that card too.)
+    """
+    if availability is None or availability.signature:
+        return False
+    auth = states.get("auth-pin")
+    if auth is None or not auth.present or not auth.blocked:
+        return False
+    text = states.get("text-pin")
+    return text is None or not text.present or text.blocked
+
+
+def card_is_pinless(protocol: CardProtocol) -> bool:
+    """Ask the card whether it is the PIN-less card (:func:`looks_pinless`); uses no try.
+
+    Selects the JPKI and text applications (call between operations, or select again).
+    """
+    from mynaid.cardspec import AUTH_PIN, TEXT_PIN
+    from mynaid.sessions.jpki import JpkiSession
+
+    jpki = JpkiSession(protocol)
+    availability = jpki.certificate_availability()
+    if availability.signature:
+        return False  # one read settles most cards
+    states = {"auth-pin": jpki.pin_state(AUTH_PIN)}
+    try:
+        states["text-pin"] = SecretSession(protocol, Aid.TEXT).pin_state(TEXT_PIN)
+    except FileNotFoundOnCardError:
+        pass
+    return looks_pinless(availability, states)
+
+
 def pin_status(protocol: CardProtocol,
                refs: Iterable[SecretRef] = ALL_SECRETS) -> list[PinState]:
     """The counter of every secret by the non-consuming query (never uses a try).
 
     A secret whose application or key file the card does not have is reported with
-    ``present=False``.
+    ``present=False``. When a PIN answers blocked, the card is asked whether it is the
+    PIN-less card (:func:`card_is_pinless`); if so its PINs are reported with
+    ``locked_by_design=True`` ("PINs locked by design: use face or visual confirmation"),
+    not as blocked by wrong entries.
     """
     result: list[PinState] = []
     by_app: dict[Aid, list[SecretRef]] = {}
@@ -65,6 +154,15 @@ def pin_status(protocol: CardProtocol,
         except FileNotFoundOnCardError:
             result.extend(PinState(ref.name, ref.label, None, ref.max_tries, present=False)
                           for ref in app_refs)
+    if any(s.name in PINLESS_LOCKED and s.present and s.blocked for s in result):
+        try:
+            pinless = card_is_pinless(protocol)
+        except MynaidError:
+            pinless = False
+        if pinless:
+            result = [dataclasses.replace(s, locked_by_design=True)
+                      if s.name in PINLESS_LOCKED and s.present and s.blocked else s
+                      for s in result]
     return result
 
 

@@ -33,6 +33,10 @@ _FILE_STATE_ERRORS = frozenset({
     st.SW_AUTH_METHOD_BLOCKED, st.SW_WRONG_P1P2_OFFSET,
 })
 
+#: Answers to a READ BINARY by short EF id that may concern the addressing, not the length.
+_SFI_INCONCLUSIVE = frozenset({st.SW_INCORRECT_P1P2, st.SW_FILE_NOT_FOUND,
+                               st.SW_INCOMPATIBLE_FILE})
+
 
 class ExtendedLength(enum.Enum):
     """Whether to read files with one extended-length READ BINARY."""
@@ -69,6 +73,20 @@ class CardProtocol:
             else False
         self.stats = ApduStats()
         self._sensitive = 0
+        #: True once a VERIFY went out on this connection: from then on extended length is
+        #: never probed (a reader that resets the card on an extended APDU it cannot carry
+        #: would drop the verified state, card-reference §9).
+        self.verify_sent = False
+        #: Extended READ BINARY APDUs sent while support was unknown. One settles it; only
+        #: an answer about the file itself (69 82, 6A 82, ...) leaves it unknown, and such a
+        #: read costs no APDU that a short read would not have cost.
+        self.extended_probes = 0
+
+    @property
+    def may_probe_extended(self) -> bool:
+        """True while an extended-length probe is still allowed: support unknown, no VERIFY
+        sent yet on this connection."""
+        return self.extended_supported is None and not self.verify_sent
 
     @contextmanager
     def sensitive(self) -> Iterator[None]:
@@ -143,6 +161,8 @@ class CardProtocol:
         raw = bytearray(header)
         raw.append(len(secret))
         raw += secret
+        if header[1] == 0x20:
+            self.verify_sent = True
         try:
             if trace_log.isEnabledFor(logging.DEBUG):
                 trace_log.debug("> %s Lc=%d <redacted>", header.hex(" ").upper(), len(secret))
@@ -184,12 +204,12 @@ class CardProtocol:
         what remains. Filler after the TLV is not read. Returns the TLV bytes and the
         status word of a failed first read (``(b"", sw)``), so the session can map it.
         """
-        if self.extended_supported is not False:
+        if self.extended_supported is True or self.may_probe_extended:
             result = self._try_extended_read(max_size)
             if result is not None:
                 return result
         first = self.read_binary(0, SHORT_CHUNK)
-        if first.sw != st.SW_OK:
+        if not _read_ok(first):
             return b"", first.sw
         data = bytearray(first.data)
         total = header_length_info(bytes(data))
@@ -197,19 +217,33 @@ class CardProtocol:
             raise ParseError(f"the file's first {len(data)} bytes do not hold a TLV header")
         if total > max_size:
             raise ParseError(f"the file declares {total} bytes, over the bound {max_size}")
+        if first.sw == st.SW_EOF_WARNING and len(data) < total:
+            raise ParseError(f"the file ends at {len(data)} bytes, inside a TLV of {total} "
+                             "bytes")
         while len(data) < total:
             want = min(SHORT_CHUNK, total - len(data))
             chunk = self.read_binary(len(data), want)
-            if chunk.sw != st.SW_OK:
+            if not _read_ok(chunk):
                 return b"", chunk.sw
             if not chunk.data:
                 raise ParseError(f"the card returned no data at offset {len(data)}")
             data += chunk.data[:want]
+            if chunk.sw == st.SW_EOF_WARNING and len(data) < total:
+                # 62 82 ends the file, like 6B 00 would at the next offset.
+                raise ParseError(f"the file ends at {len(data)} bytes, inside a TLV of "
+                                 f"{total} bytes")
         return bytes(data[:total]), st.SW_OK
 
-    def _try_extended_read(self, max_size: int) -> tuple[bytes, int] | None:
+    def _try_extended_read(self, max_size: int, sfi: int | None = None
+                           ) -> tuple[bytes, int] | None:
+        if self.extended_supported is None:
+            self.extended_probes += 1
         try:
-            response = self.read_binary(0, 65536, extended=True)
+            if sfi is None:
+                response = self.read_binary(0, 65536, extended=True)
+            else:
+                response = self.send(CommandApdu(0x00, 0xB0, 0x80 | sfi, 0x00, le=65536,
+                                                 extended=True))
         except TransportError as exc:
             if type(exc) is not TransportError:
                 raise  # removal, reset, no card, no service: about the card, not the APDU
@@ -217,9 +251,11 @@ class CardProtocol:
             # a generic PC/SC error.
             self.extended_supported = False
             return None
-        if response.sw in _FILE_STATE_ERRORS:
+        if response.sw in _FILE_STATE_ERRORS or (
+                sfi is not None and response.sw in _SFI_INCONCLUSIVE):
             return b"", response.sw  # about the file, not about extended length
-        total = header_length_info(response.data) if response.sw == st.SW_OK else None
+        # 62 82 with data: the card read to the end of the EF, shorter than Le (a success).
+        total = header_length_info(response.data) if _read_ok(response) else None
         if total is None or total > len(response.data):
             # Refused (67 00, 6A 86, ...) or answered short: use short reads from now on.
             self.extended_supported = False
@@ -229,6 +265,30 @@ class CardProtocol:
         self.extended_supported = True
         return response.data[:total], st.SW_OK
 
+    def probe_extended(self, sfi: int | None = None) -> bool | None:
+        """Try one extended READ BINARY if support is still unknown and no VERIFY was sent;
+        returns what is known afterwards.
+
+        It reads the selected EF, or with ``sfi`` the EF of that short id (``P1 80|SFI``,
+        card-reference §9), which costs no SELECT: one APDU in all. An answer about the
+        addressing or the file leaves support unknown.
+        """
+        if self.may_probe_extended:
+            self._try_extended_read(MAX_LENGTH, sfi)
+        return self.extended_supported
+
     def read_whole_file(self, size: int) -> ResponseApdu:
-        """Read a small EF of known size (token info, availability) in one short READ."""
-        return self.read_binary(0, size)
+        """Read a small EF of known size (token info, availability) in one short READ.
+
+        ``62 82`` with data (the EF is shorter than ``size``) comes back as ``90 00``.
+        """
+        response = self.read_binary(0, size)
+        if response.sw == st.SW_EOF_WARNING and response.data:
+            return ResponseApdu(response.data, st.SW_OK)
+        return response
+
+
+def _read_ok(response: ResponseApdu) -> bool:
+    """READ BINARY data to use: ``90 00``, or ``62 82`` (end of file reached) with data."""
+    return response.sw == st.SW_OK or (response.sw == st.SW_EOF_WARNING
+                                       and bool(response.data))

@@ -79,7 +79,8 @@ def test_default_card_report(card: EmulatedCard) -> None:
     assert found.atr_info.known_name is not None
     assert found.protocol == "T=1"
     apps = {a.name: a.present for a in found.applications}
-    assert apps["JPKI"] is True and apps["JUKI"] is False
+    # The 住基AP and the 共通AP answer SELECT too (card-reference §9).
+    assert apps["JPKI"] is True and apps["JUKI"] is True and apps["COMMON"] is True
     assert found.token is not None and found.token.label == "JPKIAPICCTOKEN2"
     certs = {c.slot: c for c in found.certificates}
     assert certs["auth"].status == "valid"

@@ -98,7 +98,9 @@ def test_select_known_and_unknown_aids(card: EmulatedCard) -> None:
     assert send(card, SELECT_JPKI) == (b"", OK)
     assert sw(card, "00 A4 04 0C 07 A0 00 00 00 03 10 10") == 0x6A82
     assert sw(card, "00 A4 04 0C 0A " + OTHER_AID.hex()) == 0x6A82  # a near miss of JPKI
-    assert sw(card, "00 A4 04 0C 09 " + JPKI[:9].hex()) == 0x6A82  # no partial AID match
+    # SELECT by a prefix of an AID selects it (JICSAP, card-reference §9); at least the RID.
+    assert sw(card, "00 A4 04 0C 09 " + JPKI[:9].hex()) == OK
+    assert sw(card, "00 A4 04 0C 04 " + JPKI[:4].hex()) == 0x6A82
     assert sw(card, "00 A4 04 00 0A " + JPKI.hex()) == OK  # P2 00 also accepted
     assert sw(card, "00 A4 04 04 0A " + JPKI.hex()) == 0x6A86
 
@@ -118,7 +120,7 @@ def test_unknown_ins(jpki: EmulatedCard, apdu: str) -> None:
     assert sw(jpki, apdu) == 0x6D00
 
 
-@pytest.mark.parametrize("cla", [0x90, 0xA0, 0x10, 0x84, 0xC0])
+@pytest.mark.parametrize("cla", [0x90, 0xA0, 0x10, 0xC0])
 def test_unsupported_cla(card: EmulatedCard, cla: int) -> None:
     assert sw(card, bytes((cla,)) + h("A4 04 0C 0A") + JPKI) == 0x6E00
 
@@ -140,8 +142,8 @@ def test_read_binary_without_ef(card: EmulatedCard) -> None:
     assert sw(card, "00 B0 00 00 00") == 0x6986
     assert sw(card, SELECT_JPKI) == OK
     assert sw(card, "00 B0 00 00 00") == 0x6986
-    assert select_ef(card, AUTH_PIN) == OK  # a key EF is not readable
-    assert sw(card, "00 B0 00 00 00") == 0x6986
+    assert select_ef(card, AUTH_PIN) == OK  # a key EF is not readable: 69 81 (§9)
+    assert sw(card, "00 B0 00 00 00") == 0x6981
 
 
 def test_read_binary_offsets(jpki: EmulatedCard) -> None:
@@ -152,7 +154,7 @@ def test_read_binary_offsets(jpki: EmulatedCard) -> None:
     assert send(jpki, "00 B0 00 10 04") == (whole[16:20], OK)
     assert sw(jpki, "00 B0 00 A0 01") == 0x6B00  # offset 160 = end of the EF
     assert sw(jpki, "00 B0 7F FF 01") == 0x6B00
-    assert sw(jpki, "00 B0 80 00 01") == 0x6A86  # short EF id addressing is not offered
+    assert sw(jpki, "00 B0 80 00 01") == 0x6A82  # short EF id 0 names no EF (§9: 80|SFI)
     assert sw(jpki, "00 B0 00 00") == 0x6700  # no Le
 
 
@@ -210,7 +212,9 @@ def test_token_info(jpki: EmulatedCard) -> None:
     assert status == OK
     assert len(data) == 160
     assert data[:32] == b"JPKIAPICCTOKEN2" + b" " * 17
-    assert data[32:] == bytes(128)
+    # The rest is a serialised CK_TOKEN_INFO (card-reference §9), checked in
+    # tests/test_emulator_fidelity.py.
+    assert data[32:64] == b"J-LIS".ljust(32, b" ")
 
 
 # --- VERIFY and the retry counters -----------------------------------------------------------
@@ -257,7 +261,8 @@ def test_verify_without_key_ef_and_bad_p2(jpki: EmulatedCard) -> None:
     assert select_ef(jpki, 0x0006) == OK  # a binary EF is not a key
     assert verify(jpki, b"1234") == 0x6986
     assert select_ef(jpki, AUTH_PIN) == OK
-    assert sw(jpki, "00 20 00 81 04 31 32 33 34") == 0x6A86
+    assert sw(jpki, "00 20 00 81 04 31 32 33 34") == 0x6A88  # SFI 1 is no key (§9)
+    assert sw(jpki, "00 20 00 00 04 31 32 33 34") == 0x6A86
     assert sw(jpki, "00 20 01 80") == 0x6A86
     assert jpki.key_file(JPKI, AUTH_PIN).tries_left == 3
 
@@ -396,7 +401,7 @@ def test_signature_errors(jpki: EmulatedCard) -> None:
     assert verify(jpki, b"1234") == OK
     assert select_ef(jpki, AUTH_KEY) == OK
     assert sw(jpki, sign_apdu(bytes(246))) == 0x6700  # too long for PKCS#1 v1.5 in 2048 bits
-    assert sw(jpki, b"\x80\x2a\x01\x80\x01\x00\x00") == 0x6A86
+    assert sw(jpki, b"\x80\x2a\x06\x80\x01\x00\x00") == 0x6A86  # P1 00-05 are schemes (§9)
 
 
 # --- variants --------------------------------------------------------------------------------

@@ -665,6 +665,8 @@ def test_token_info_arbitrary_input(raw: bytes) -> None:
 @pytest.mark.parametrize(("raw", "signature", "authentication"), [
     ("8F 8F 00", True, True), ("00 8F 00", False, True), ("8F 00 00", True, False),
     ("00 00 00", False, False),
+    # Nothing but 8F is proof of a certificate (card-reference §9).
+    ("01 8F 00", False, True), ("FF FF 00", False, False), ("0F 8F", False, True),
 ])
 def test_certificate_availability(raw: str, signature: bool, authentication: bool) -> None:
     parsed = CertificateAvailability.parse(bytes.fromhex(raw))
@@ -679,5 +681,6 @@ def test_certificate_availability_arbitrary_input(raw: bytes) -> None:
     except ParseError:
         assert len(raw) < 2
         return
-    assert parsed.signature == (raw[0] != 0)
-    assert parsed.authentication == (raw[1] != 0)
+    # Only 8F means present (card-reference §9).
+    assert parsed.signature == (raw[0] == 0x8F)
+    assert parsed.authentication == (raw[1] == 0x8F)

@@ -218,7 +218,7 @@ def test_photo_decode(profile: CardProfile) -> None:
     for data in (jp2, jp2_codestream(jp2), jp2_codestream(jp2) + b"\xff" * 32):
         photo = decode(data)
         # Greyscale stays one channel (IMREAD_UNCHANGED): a raw greyscale J2K decodes too.
-        assert (photo.width, photo.height, photo.channels) == (240, 300, 1)
+        assert (photo.width, photo.height, photo.channels) == (378, 472, 1)
     png, ext = export(jp2, "png")
     assert ext == ".png" and png.startswith(b"\x89PNG")
     with pytest.raises(ParseError):
@@ -263,7 +263,7 @@ def test_committed_photo_is_small_greyscale_jp2() -> None:
     assert codestream[2:4] == b"\xff\x51"
     width, height = struct.unpack(">II", codestream[8:16])
     components = struct.unpack(">H", codestream[40:42])[0]
-    assert (width, height, components) == (240, 300, 1)
+    assert (width, height, components) == (378, 472, 1)  # the card's size (§9)
 
 
 def test_image_generator_is_deterministic() -> None:

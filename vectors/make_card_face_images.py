@@ -7,9 +7,11 @@ Usage::
 
 Written to ``vectors/card-face/``:
 
-* ``photo.jp2``: the face photo, greyscale JPEG 2000 (JP2 container), about 240×300 px and
-  a few KB, cropped from scikit-image's ``astronaut`` picture (Eileen Collins, a NASA photo in
-  the public domain, shipped inside scikit-image: no network needed);
+* ``photo.jp2``: the face photo in the card's geometry (card-reference §9): greyscale JPEG
+  2000 in a JP2 container, 378 × 472 px, reversible 5/3 wavelet, 5 decomposition levels, one
+  tile, a few KB (a rate-truncated codestream), cropped from scikit-image's ``astronaut``
+  picture (Eileen Collins, a NASA photo in the public domain, shipped inside scikit-image:
+  no network needed);
 * ``name.png``, ``address.png``, ``security-code.png``, ``my-number.png``: 1-bit PNGs of the
   card's printed text, rendered with Pillow's built-in font. That font has no kanji, so the
   images show the romanised test data (the text AP's records hold the real kanji strings).
@@ -33,11 +35,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "vectors" / "card-face"
 
-#: Astronaut crop (rows, columns) around the face and shoulders, then the card photo size.
+#: Astronaut crop (rows, columns) around the face and shoulders (378 : 472 like the card's
+#: photo), then the card photo size.
 CROP = (slice(8, 258), slice(125, 325))
-PHOTO_SIZE = (240, 300)  # width, height
-#: JPEG 2000 compression ratio: ~72 000 pixels / 24 ≈ 3 KB.
-PHOTO_RATE = 24
+PHOTO_SIZE = (378, 472)  # width, height
+#: JPEG 2000 compression ratio: ~178 000 pixels / 40 ≈ 4.5 KB.
+PHOTO_RATE = 40
+#: 5 decomposition levels = 6 resolutions.
+PHOTO_RESOLUTIONS = 6
 
 TEXTS = {
     "name.png": ("SHIKEN HANAKO  (TEST)", (512, 48)),
@@ -54,9 +59,10 @@ def make_photo() -> bytes:
     rgb = data.astronaut()[CROP]
     image = Image.fromarray(rgb).convert("L").resize(PHOTO_SIZE, Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
-    # irreversible (9/7 wavelet) at a fixed rate: the lossy mode card photos use.
-    image.save(buffer, "JPEG2000", irreversible=True, quality_mode="rates",
-               quality_layers=[PHOTO_RATE], no_jp2=False)
+    # Reversible 5/3 wavelet, 5 levels, one tile (Pillow's default: no tile_size), truncated
+    # at a fixed rate: the card's coding (card-reference §9).
+    image.save(buffer, "JPEG2000", irreversible=False, num_resolutions=PHOTO_RESOLUTIONS,
+               quality_mode="rates", quality_layers=[PHOTO_RATE], no_jp2=False)
     return buffer.getvalue()
 
 

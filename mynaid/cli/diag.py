@@ -107,8 +107,12 @@ def _card_lines(card: CardReport) -> list[str]:
                 state = "not on this card"
             elif p.verified:
                 state = "verified in this session"
+            elif p.locked_by_design:
+                state = "locked by design (PIN-less card: use face or visual confirmation)"
             elif p.blocked:
                 state = "BLOCKED"
+            elif p.no_retry_limit:
+                state = "no retry limit"
             else:
                 state = f"{p.tries_left}/{p.max_tries}"
             lines.append(f"  {p.name:<14} {state}")

@@ -138,7 +138,8 @@ def face_eval(settings: Settings, pairs_csv: Path, plot_path: Path | None, targe
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The JPEG 2000 (.jp2) file to write.")
-@click.option("--height", type=click.IntRange(64, 1200), default=300, show_default=True)
+@click.option("--height", type=click.IntRange(64, 1200), default=472, show_default=True,
+              help="Pixels high (472: the card's 378 × 472).")
 @_models_option
 def face_card_photo(image: Path, output: Path, height: int, models_dir: Path | None) -> None:
     """Make a card-style photo (ID crop, greyscale, JPEG 2000) from a photo, for tests."""

@@ -153,8 +153,10 @@ def _certificate_summary(cert: x509.Certificate, now: dt.datetime) -> dict[str, 
 @pass_settings
 def info(settings: Settings) -> None:
     """Token type, applications, certificates and PIN tries (uses no PIN try)."""
-    from mynaid.cardspec import Aid, CertificateSlot
+    from mynaid.cardspec import AUTH_PIN, SIGN_PASSWORD, Aid, CertificateSlot
+    from mynaid.errors import SecurityStatusNotSatisfiedError
     from mynaid.iso7816.status import SW_OK
+    from mynaid.pins import pin_status, state_text
     from mynaid.sessions.jpki import JpkiSession
 
     now = dt.datetime.now(dt.timezone.utc)
@@ -170,8 +172,13 @@ def info(settings: Settings) -> None:
                 certs[slot.value] = {"present": availability.signature,
                                      "note": "needs the signature password"}
                 continue
-            certs[slot.value] = _certificate_summary(session.read_certificate(slot), now)
-        pins = session.pin_states()
+            try:
+                certs[slot.value] = _certificate_summary(session.read_certificate(slot), now)
+            except SecurityStatusNotSatisfiedError:
+                # A smartphone token's auth certificate needs the auth PIN (§9).
+                certs[slot.value] = {"present": True, "note": "needs the auth PIN on this "
+                                                              "token"}
+        pins = pin_status(protocol, (AUTH_PIN, SIGN_PASSWORD))
         reader = protocol.transport.reader_name
         atr = protocol.transport.atr.hex(" ").upper()
     data = {
@@ -180,7 +187,8 @@ def info(settings: Settings) -> None:
         "applications": apps,
         "certificates": certs,
         "pins": [{"name": p.name, "tries_left": p.tries_left, "max_tries": p.max_tries,
-                  "blocked": p.blocked} for p in pins],
+                  "blocked": p.blocked, "locked_by_design": p.locked_by_design}
+                 for p in pins],
     }
     lines = [f"Reader:       {reader}", f"ATR:          {atr}",
              f"Token:        {token.label} ({token.kind.value})",
@@ -194,8 +202,11 @@ def info(settings: Settings) -> None:
             lines.append(f"Certificate {name}: {'present' if c['present'] else 'absent'} "
                          f"({c['note']})")
     for p in pins:
-        tries = "verified" if p.tries_left is None else f"{p.tries_left}/{p.max_tries} tries"
-        lines.append(f"PIN {p.name}: {tries}{' (BLOCKED)' if p.blocked else ''}")
+        if p.locked_by_design or p.no_retry_limit or not p.present:
+            lines.append(f"PIN {p.name}: {state_text(p)}")
+        else:
+            tries = "verified" if p.tries_left is None else f"{p.tries_left}/{p.max_tries} tries"
+            lines.append(f"PIN {p.name}: {tries}{' (BLOCKED)' if p.blocked else ''}")
     emit(settings, data, "\n".join(lines))
 
 
@@ -240,9 +251,12 @@ def cert() -> None:
 @click.option("--format", "fmt", type=click.Choice(["pem", "der"]), default="pem",
               show_default=True)
 @click.option("--force", is_flag=True, help="Attempt the password even on its last try.")
+@click.option("--auth-pin", "ask_auth_pin", is_flag=True,
+              help="auth on a smartphone token: ask for the auth PIN, used only when the "
+                   "token refuses the free read.")
 @pass_settings
 def cert_export(settings: Settings, which: str, output: Path | None, fmt: str,
-                force: bool) -> None:
+                force: bool, ask_auth_pin: bool) -> None:
     """Export a certificate (sign asks for the signature password)."""
     from mynaid.cardspec import CertificateSlot
     from mynaid.cli.secrets import read_secret
@@ -250,8 +264,11 @@ def cert_export(settings: Settings, which: str, output: Path | None, fmt: str,
 
     slot = CertificateSlot(which)
     password = read_secret("Signature password") if slot.needs_sign_password else None
+    auth_pin = read_secret("Auth PIN") if ask_auth_pin and slot is CertificateSlot.AUTH \
+        else None
     with settings.protocol() as protocol:
-        der = JpkiSession(protocol).read_certificate_der(slot, password, force=force)
+        der = JpkiSession(protocol).read_certificate_der(slot, password, force=force,
+                                                         auth_pin=auth_pin)
     data = der_to_pem(der) if fmt == "pem" else der
     if output:
         # The signature certificate holds the holder's name, address and birth date.
@@ -277,6 +294,17 @@ def emulator() -> None:
 @click.option("--port", default=35963, show_default=True, type=int)
 @click.option("--atr", "atr_hex", metavar="HEX", help="Answer to reset (hex).")
 @click.option("--alternate-atr", is_flag=True, help="Use another real card's ATR.")
+@click.option("--atr-variant", type=click.Choice(["default", "alternate", "2024"]),
+              default=None, help="A known real card's ATR (2024 = a card issued in 2024).")
+@click.option("--pinless", is_flag=True,
+              help="The PIN-less face-authentication card: no signature certificate, PINs "
+                   "locked by design.")
+@click.option("--token-label", metavar="LABEL", default=None,
+              help="JPKI token label, e.g. JPKIAPGPSETOKEN / JPKIAPIOSTOKEN (smartphone "
+                   "tokens: the auth certificate needs the auth PIN).")
+@click.option("--eof-warning", is_flag=True,
+              help="Answer 62 82 to a READ BINARY that reaches the end of the file.")
+@click.option("--no-pss", is_flag=True, help="Refuse the PSS signature schemes (6A 86).")
 @click.option("--cert-filler", default=0, type=click.IntRange(0, 8192), show_default=True,
               help="FF bytes after each certificate in its EF.")
 @click.option("--get-response", is_flag=True, help="Answer data with 61 xx (GET RESPONSE).")
@@ -287,17 +315,27 @@ def emulator() -> None:
 @pass_settings
 def emulator_serve(settings: Settings, host: str, port: int, atr_hex: str | None,
                    alternate_atr: bool, cert_filler: int, get_response: bool,
-                   strict_le: bool, verified_query_ok: bool, no_extended: bool) -> None:
+                   strict_le: bool, verified_query_ok: bool, no_extended: bool,
+                   atr_variant: str | None, pinless: bool, token_label: str | None,
+                   eof_warning: bool, no_pss: bool) -> None:
     """Be a card in vpcd's virtual reader until vpcd goes away (Ctrl-C to remove)."""
     from mynaid.connect import emulated_card
     from mynaid.emulator import vpcd
-    from mynaid.emulator.card import ALTERNATE_ATR, DEFAULT_ATR, EmulatorOptions
+    from mynaid.emulator.card import ALTERNATE_ATR, ATR_VARIANTS, DEFAULT_ATR, EmulatorOptions
 
     atr = bytes.fromhex(atr_hex) if atr_hex else (ALTERNATE_ATR if alternate_atr
                                                    else DEFAULT_ATR)
+    if atr_variant and not atr_hex:
+        atr = ATR_VARIANTS[atr_variant]
+    if token_label is not None and (len(token_label) > 32 or not token_label.isascii()
+                                    or not token_label.isprintable()):
+        raise click.BadParameter("at most 32 printable ASCII characters",
+                                 param_hint="--token-label")
     options = EmulatorOptions(atr=atr, cert_filler=cert_filler, use_get_response=get_response,
                               strict_le=strict_le, verified_query_ok=verified_query_ok,
-                              extended_length=not no_extended)
+                              extended_length=not no_extended, pinless=pinless,
+                              token_label=token_label, eof_warning=eof_warning,
+                              pss=not no_pss)
     card = emulated_card(settings.profile, options)
     try:
         sock = vpcd.connect(host, port)

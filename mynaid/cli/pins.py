@@ -30,23 +30,14 @@ def pin() -> None:
 def pin_status(settings: Settings) -> None:
     """Tries left of every secret, by the non-consuming query."""
     from mynaid.pins import pin_status as read_status
+    from mynaid.pins import state_json, state_text
 
     with settings.protocol() as protocol:
         states = read_status(protocol)
-    data = [{"name": s.name, "label": s.label, "present": s.present,
-             "tries_left": s.tries_left, "max_tries": s.max_tries, "blocked": s.blocked,
-             "verified": s.verified} for s in states]
+    data = [state_json(s) for s in states]
 
     def line(s: PinState) -> str:
-        if not s.present:
-            state = "not on this card"
-        elif s.verified:
-            state = "verified in this session"
-        elif s.blocked:
-            state = "BLOCKED (reset at a municipal office)"
-        else:
-            state = f"{s.tries_left} tries left"
-        return f"{s.name:<14} {state:<28} {s.label}"
+        return f"{s.name:<14} {state_text(s):<28} {s.label}"
 
     emit(settings, data, "\n".join(line(s) for s in states))
 

@@ -5,10 +5,18 @@
 """
 
 from mynaid.emulator.applications import build_card
-from mynaid.emulator.card import ALTERNATE_ATR, DEFAULT_ATR, EmulatedCard, EmulatorOptions
+from mynaid.emulator.card import (
+    ALTERNATE_ATR,
+    ATR_2024,
+    ATR_VARIANTS,
+    DEFAULT_ATR,
+    EmulatedCard,
+    EmulatorOptions,
+)
 from mynaid.emulator.profile import CardProfile, default_profile
 
 __all__ = [
-    "ALTERNATE_ATR", "DEFAULT_ATR", "CardProfile", "EmulatedCard", "EmulatorOptions",
+    "ALTERNATE_ATR", "ATR_2024", "ATR_VARIANTS", "DEFAULT_ATR",
+    "CardProfile", "EmulatedCard", "EmulatorOptions",
     "build_card", "default_profile",
 ]

@@ -20,6 +20,9 @@ class BinaryFile:
     fid: int
     content: bytes
     read_keys: frozenset[int] | None = None
+    #: An internal EF (e.g. key material kept as bytes): READ BINARY answers ``69 81``,
+    #: like it does for every key EF (card-reference §9).
+    internal: bool = False
 
 
 @dataclass
@@ -37,6 +40,12 @@ class KeyFile:
     tries_left: int = -1
     #: Issued blocked (text 0012): VERIFY answers 69 84 rather than 69 83.
     issued_blocked: bool = False
+    #: Locked for good, whatever the counter says (the PIN-less face-authentication card's
+    #: PINs, card-reference §9): answers as a blocked key, and a correct value does not open.
+    locked: bool = False
+    #: A key without a retry limit: the query answers ``63 00`` and a wrong value uses no
+    #: try (card-reference §9).
+    unlimited: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_tries <= 15:
@@ -46,7 +55,7 @@ class KeyFile:
 
     @property
     def blocked(self) -> bool:
-        return self.tries_left == 0
+        return self.locked or (self.tries_left == 0 and not self.unlimited)
 
 
 @dataclass
@@ -64,6 +73,9 @@ class PrivateKeyFile:
 
 EF = BinaryFile | KeyFile | PrivateKeyFile
 
+#: The largest short EF identifier (5 bits; 0 and 31 are reserved by ISO 7816-4).
+MAX_SFI = 30
+
 
 @dataclass
 class Application:
@@ -75,3 +87,13 @@ class Application:
 
     def add(self, ef: EF) -> None:
         self.files[ef.fid] = ef
+
+    def by_sfi(self, sfi: int) -> EF | None:
+        """The EF named by a short EF identifier: the one whose file id is ``00 <sfi>``.
+
+        On this card every EF id is ``00 xx`` with xx below 32, and the short id is xx
+        (``97`` = 80 | 17 names the auth key, ``9A`` the signature key, card-reference §9).
+        """
+        if not 1 <= sfi <= MAX_SFI:
+            return None
+        return self.files.get(sfi)

@@ -57,6 +57,30 @@ def _tries(value: Any) -> int:
     return tries
 
 
+def _flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{what} must be true or false")
+    return value
+
+
+def parse_atr(value: Any) -> bytes:
+    """A profile's ``"atr"``: a variant name (``default``, ``alternate``, ``2024``) or hex."""
+    from mynaid.emulator.card import ATR_VARIANTS
+
+    if not isinstance(value, str):
+        raise ParseError("profile field atr must be a string")
+    if value in ATR_VARIANTS:
+        return ATR_VARIANTS[value]
+    try:
+        atr = bytes.fromhex(value)
+    except ValueError as exc:
+        raise ParseError("profile field atr is neither a known variant nor hex") from exc
+    # ISO 7816-3: TS, T0 and at most 31 more bytes.
+    if not 2 <= len(atr) <= 33 or atr[0] not in (0x3B, 0x3F):
+        raise ParseError("profile field atr is not an ATR (3B/3F, 2..33 bytes)")
+    return atr
+
+
 @dataclass(frozen=True)
 class JpkiProfile:
     """The JPKI application's content. Certificates are DER bytes."""
@@ -72,8 +96,17 @@ class JpkiProfile:
     sign_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
     auth_pin_tries: int = 3
     sign_password_tries: int = 5
+    #: The PIN-less face-authentication card (JSON ``"pinless": true``): no signature
+    #: certificate, PINs locked by design (see :class:`mynaid.emulator.EmulatorOptions`).
+    pinless: bool = False
 
     def to_json(self) -> dict[str, Any]:
+        out = self._json_fields()
+        if self.pinless:
+            out["pinless"] = True  # written only when set: existing profiles stay byte-equal
+        return out
+
+    def _json_fields(self) -> dict[str, Any]:
         return {
             "token_label": self.token_label,
             "auth_pin": self.auth_pin,
@@ -105,6 +138,7 @@ class JpkiProfile:
                 sign_cert=_pem_to_der_cert(sign_cert) if sign_cert else None,
                 sign_key=load_private_key(sign_key, "jpki.sign_key") if sign_key else None,
                 sign_ca_cert=_pem_to_der_cert(obj["sign_ca_cert"]),
+                pinless=_flag(obj.get("pinless", False), "jpki.pinless"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ParseError(f"malformed JPKI section in profile: {exc!r}") from exc
@@ -123,6 +157,8 @@ class CardProfile:
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
     text: TextProfile | None = None
     visual: VisualProfile | None = None
+    #: The answer to reset (JSON ``"atr"``: hex or a variant name); None = the default.
+    atr: bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -135,6 +171,8 @@ class CardProfile:
             out["text"] = self.text.to_json()
         if self.visual is not None:
             out["visual"] = self.visual.to_json()
+        if self.atr is not None:
+            out["atr"] = self.atr.hex().upper()
         out.update(self.extra)
         return out
 
@@ -157,12 +195,13 @@ class CardProfile:
             raise ParseError(f"unsupported profile version {obj.get('version')!r}")
         if not isinstance(obj.get("jpki"), dict):
             raise ParseError("profile has no jpki section")
-        known = {"format", "version", "name", "jpki", "text", "visual"}
+        known = {"format", "version", "name", "jpki", "text", "visual", "atr"}
         extra = {k: v for k, v in obj.items() if k not in known}
         text_app = TextProfile.from_json(obj["text"]) if "text" in obj else None
         visual_app = VisualProfile.from_json(obj["visual"]) if "visual" in obj else None
+        atr = parse_atr(obj["atr"]) if obj.get("atr") is not None else None
         return cls(str(obj.get("name", "")), JpkiProfile.from_json(obj["jpki"]), extra,
-                   text=text_app, visual=visual_app)
+                   text=text_app, visual=visual_app, atr=atr)
 
     @classmethod
     def load(cls, path: str | Path) -> CardProfile:

@@ -1,15 +1,20 @@
 """Card-style test images: what a My Number Card photo and a kiosk camera frame look like.
 
-The card's photo (visual application, DF27) is a small greyscale JPEG 2000 portrait of a
-few KB. :func:`make_card_photo` makes one from any photo: a crop around the face in ID
-photo proportions (35 × 45), greyscale, ~300 px high, JPEG 2000 (JP2) at a compression
-that gives ~3–4 KB. :func:`make_frame` makes a 640×480 colour "camera frame" with the face
-at kiosk distance. They are for calibration, tests and benchmarks (``mynaid face eval``,
+The card's photo (visual application, DF27) is a greyscale JPEG 2000 portrait of
+378 × 472 pixels, coded with the reversible 5/3 wavelet, 5 decomposition levels and one tile,
+in a JP2 container (card-reference §9). :func:`make_card_photo` makes one from any photo: a
+crop around the face in those proportions, greyscale, 378 × 472, JPEG 2000 at a rate that
+gives a few KB (OpenCV's JP2 writer, which codes reversible 5/3 with 5 levels and one tile;
+:func:`jp2_geometry` reads the coding parameters back from the SIZ and COD markers).
+:func:`make_frame` makes a 640×480 colour "camera frame" with the face at kiosk distance.
+They are for calibration, tests and benchmarks (``mynaid face eval``,
 ``benchmarks/make_face_pairs.py``); they never decode a real card's photo.
 """
 
 from __future__ import annotations
 
+import struct
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mynaid.errors import MynaidError
@@ -20,12 +25,16 @@ if TYPE_CHECKING:
     from mynaid.face.backend import FaceBackend
     from mynaid.face.models import FaceBox
 
-#: Width : height of the card's photo (ID photo, 35 mm × 45 mm).
-CARD_ASPECT = 35 / 45
+#: The card photo's size in pixels, width × height (card-reference §9).
+CARD_PHOTO_SIZE = (378, 472)
+#: Width : height of the card's photo.
+CARD_ASPECT = CARD_PHOTO_SIZE[0] / CARD_PHOTO_SIZE[1]
+#: Wavelet decomposition levels of the card photo (5, i.e. 6 resolutions).
+CARD_DECOMPOSITION_LEVELS = 5
 #: The crop is this many face-box heights high (head, hair, shoulders).
 CARD_CROP_FACES = 2.2
-#: JPEG 2000 compression parameter (OpenCV's ratio × 1000): 50 gives ~3.5 KB at 300 px.
-CARD_JP2_COMPRESSION = 50
+#: JPEG 2000 compression parameter (OpenCV's 1000 / ratio): 25 is 40:1, ~4.5 KB at 378 × 472.
+CARD_JP2_COMPRESSION = 25
 FRAME_SIZE = (640, 480)
 #: The frame is this many face-box widths wide (face ~180 px in 640×480).
 FRAME_CROP_FACES = 3.5
@@ -53,8 +62,10 @@ def _crop(image: ImageArray, cx: float, cy: float, width: int, height: int) -> I
     return out
 
 
-def card_photo_pixels(backend: FaceBackend, image: ImageArray, height: int = 300) -> ImageArray:
-    """The greyscale H×W card-style portrait of the (largest) face in RGB ``image``."""
+def card_photo_pixels(backend: FaceBackend, image: ImageArray,
+                      height: int = CARD_PHOTO_SIZE[1]) -> ImageArray:
+    """The greyscale H×W card-style portrait of the (largest) face in RGB ``image``
+    (378 × 472 at the default height, as on the card)."""
     cv2 = load_cv2()
     box = _face_box(backend, image)
     cx, cy = box.center
@@ -69,19 +80,77 @@ def card_photo_pixels(backend: FaceBackend, image: ImageArray, height: int = 300
 
 
 def encode_jp2(pixels: ImageArray, compression: int = CARD_JP2_COMPRESSION) -> bytes:
-    """JPEG 2000 (JP2 file) bytes of ``pixels``, via OpenCV."""
+    """JPEG 2000 (JP2 file) bytes of ``pixels``, via OpenCV: reversible 5/3 wavelet, 5
+    decomposition levels, one tile (checked: another OpenCV build could code otherwise)."""
     cv2 = load_cv2()
     ok, buffer = cv2.imencode(".jp2", pixels,
                               [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, int(compression)])
     if not ok:
         raise MynaidError("OpenCV could not encode JPEG 2000")
-    return bytes(buffer.tobytes())
+    data = bytes(buffer.tobytes())
+    geometry = jp2_geometry(data)
+    if not (geometry.reversible and geometry.levels == CARD_DECOMPOSITION_LEVELS
+            and geometry.tiles == 1):
+        raise MynaidError(f"OpenCV's JPEG 2000 writer coded {geometry}, not the card's "
+                          "reversible 5/3 wavelet with 5 levels in one tile")
+    return data
 
 
-def make_card_photo(backend: FaceBackend, image: ImageArray, height: int = 300,
+def make_card_photo(backend: FaceBackend, image: ImageArray,
+                    height: int = CARD_PHOTO_SIZE[1],
                     compression: int = CARD_JP2_COMPRESSION) -> bytes:
-    """A card-style photo (greyscale JPEG 2000, ID crop, ``height`` px) of RGB ``image``."""
+    """A card-style photo (greyscale JPEG 2000, ID crop, ``height`` px; 378 × 472 by
+    default, the card's geometry) of RGB ``image``."""
     return encode_jp2(card_photo_pixels(backend, image, height), compression)
+
+
+@dataclass(frozen=True)
+class Jp2Geometry:
+    """Coding parameters of a JPEG 2000 image, from its SIZ and COD marker segments."""
+
+    width: int
+    height: int
+    components: int
+    tiles: int
+    levels: int
+    reversible: bool
+    jp2_container: bool
+
+
+def jp2_geometry(data: bytes) -> Jp2Geometry:
+    """Read size, component count, tile count, decomposition levels and wavelet (5/3
+    reversible or 9/7 irreversible) of a JP2 file or raw J2K codestream (pure, bounded)."""
+    from mynaid.photo import PhotoFormat, detect_format, jp2_codestream
+
+    kind = detect_format(data)
+    stream = jp2_codestream(data) if kind is PhotoFormat.JP2 else data
+    if stream[:4] != b"\xff\x4f\xff\x51" or len(stream) < 42:
+        raise MynaidError("not a JPEG 2000 codestream (no SOC + SIZ)")
+    (xsiz, ysiz, xo, yo, xt, yt, xto, yto) = struct.unpack(">8I", stream[8:40])
+    csiz = struct.unpack(">H", stream[40:42])[0]
+    if not (xt and yt):
+        raise MynaidError("JPEG 2000 SIZ with a zero tile size")
+    tiles = (-(-(xsiz - xto) // xt)) * (-(-(ysiz - yto) // yt))
+    # Walk the main header's marker segments (SIZ, then COD, QCD, COM, CAP, ...) to COD.
+    pos = 2  # SIZ, right after SOC
+    cod: tuple[int, int] | None = None
+    for _ in range(64):
+        if len(stream) < pos + 4 or stream[pos] != 0xFF:
+            break
+        marker, length = stream[pos + 1], struct.unpack(">H", stream[pos + 2:pos + 4])[0]
+        if marker == 0x90 or length < 2:  # SOT: the main header ended without COD
+            break
+        if marker == 0x52 and len(stream) >= pos + 14:
+            cod = stream[pos + 9], stream[pos + 13]  # decomposition levels, transformation
+            break
+        pos += 2 + length
+    else:
+        raise MynaidError("JPEG 2000 main header too long")
+    if cod is None:
+        raise MynaidError("JPEG 2000 codestream without a COD marker")
+    levels, transform = cod
+    return Jp2Geometry(xsiz - xo, ysiz - yo, csiz, tiles, levels, transform == 1,
+                       kind is PhotoFormat.JP2)
 
 
 def make_frame(backend: FaceBackend, image: ImageArray) -> ImageArray:

@@ -14,6 +14,14 @@ from mynaid.errors import (
 )
 
 SW_OK = 0x9000
+#: VERIFY / retry query of a key without a retry limit (card-reference §9): not a count.
+SW_NO_RETRY_LIMIT = 0x6300
+#: End of file reached before Le bytes were read; the data read so far comes with it.
+SW_EOF_WARNING = 0x6282
+SW_SM_NOT_SUPPORTED = 0x6882
+SW_INCOMPATIBLE_FILE = 0x6981
+SW_SM_REFUSED = 0x69FC
+SW_REFERENCE_NOT_FOUND = 0x6A88
 SW_WRONG_LENGTH = 0x6700
 SW_LOGICAL_CHANNEL_NOT_SUPPORTED = 0x6881
 SW_SECURITY_STATUS_NOT_SATISFIED = 0x6982
@@ -29,6 +37,12 @@ SW_UNKNOWN = 0x6F00
 
 _DESCRIPTIONS = {
     SW_OK: "success",
+    SW_NO_RETRY_LIMIT: "verification failed (the key has no retry limit)",
+    SW_EOF_WARNING: "end of file reached before the requested length",
+    SW_SM_NOT_SUPPORTED: "secure messaging not supported",
+    SW_INCOMPATIBLE_FILE: "command incompatible with the file (an internal key file)",
+    SW_SM_REFUSED: "secure messaging refused",
+    SW_REFERENCE_NOT_FOUND: "referenced key not found",
     SW_WRONG_LENGTH: "wrong length",
     SW_LOGICAL_CHANNEL_NOT_SUPPORTED: "logical channel not supported",
     SW_SECURITY_STATUS_NOT_SATISFIED: "security status not satisfied (PIN not verified)",
@@ -72,6 +86,8 @@ def error_for_sw(sw: int, context: str) -> CardError:
     ``context`` says what was attempted (e.g. "reading EF 0001"); it must not contain secrets.
     """
     message = f"{context}: {describe(sw)}"
+    if sw == SW_NO_RETRY_LIMIT:
+        return WrongPinError(message, sw, None)
     if is_retry_counter(sw):
         tries = sw & 0x0F
         if tries == 0:
@@ -86,7 +102,7 @@ def error_for_sw(sw: int, context: str) -> CardError:
     if sw in (SW_CONDITIONS_NOT_SATISFIED, SW_COMMAND_NOT_ALLOWED_NO_EF):
         return ConditionsNotSatisfiedError(message, sw)
     if sw in (SW_INS_NOT_SUPPORTED, SW_CLA_NOT_SUPPORTED, SW_INCORRECT_P1P2,
-              SW_LOGICAL_CHANNEL_NOT_SUPPORTED):
+              SW_LOGICAL_CHANNEL_NOT_SUPPORTED, SW_SM_NOT_SUPPORTED, SW_SM_REFUSED):
         return UnsupportedCommandError(message, sw)
     if sw == SW_WRONG_LENGTH or sw == SW_WRONG_P1P2_OFFSET or sw >> 8 == 0x6C:
         return WrongLengthError(message, sw)

@@ -11,9 +11,11 @@ from mynaid.errors import (
     FileNotFoundOnCardError,
     InvalidSecretError,
     LockoutGuardError,
+    MynaidError,
     NoCardError,
     NoServiceError,
     PinBlockedError,
+    PinLockedByDesignError,
 )
 from mynaid.iso7816 import status as st
 from mynaid.iso7816.apdu import CommandApdu
@@ -24,6 +26,14 @@ from mynaid.protocol import CardProtocol
 DEFAULT_RESERVE = 1
 #: Secrets the holder can change with CHANGE REFERENCE DATA.
 CHANGEABLE = frozenset({"auth-pin", "sign-password", "text-pin"})
+#: The PINs the PIN-less face-authentication card locks by design (card-reference §9).
+PINLESS_LOCKED = frozenset({"auth-pin", "sign-password", "text-pin"})
+#: The free EF (short id) on which extended length is settled before a VERIFY, per
+#: application whose VERIFY opens large records: the CV certificate 0004 (free, ~570 bytes).
+PROBE_BEFORE_VERIFY = {Aid.TEXT: 0x04, Aid.VISUAL: 0x04}
+#: What the holder is told about them, instead of "blocked, go to the municipal office".
+LOCKED_BY_DESIGN_ADVICE = ("PINs locked by design (PIN-less face-authentication card, "
+                           "顔認証マイナンバーカード): use face or visual confirmation")
 
 
 class ApplicationSession:
@@ -111,6 +121,19 @@ class ApplicationSession:
         self._check(sw, f"reading {what} (EF {fid:04X})")
         return data
 
+    def probe_extended(self, fid: int) -> None:
+        """Settle extended-length support on the free EF ``fid`` while it may still be
+        probed (no VERIFY yet on this connection); a no-op otherwise.
+
+        For operations that VERIFY first and then read a large EF: after a VERIFY the
+        protocol never probes (card-reference §9), so without this the read would use
+        short chunks. One READ BINARY by short EF id (no SELECT), once per connection; the
+        current EF may change, so the caller selects what it needs next itself. Call inside
+        :meth:`transaction`.
+        """
+        if self.protocol.may_probe_extended:
+            self.protocol.probe_extended(sfi=fid)
+
     def read_small_file(self, fid: int, size: int, what: str) -> bytes:
         """Read a small EF whole (call inside :meth:`transaction`)."""
         self.select_file(fid)
@@ -135,6 +158,10 @@ class ApplicationSession:
         response = self.protocol.send(CommandApdu(0x00, 0x20, 0x00, 0x80))
         if response.sw == st.SW_OK:
             return PinState(ref.name, ref.label, None, ref.max_tries, verified=True)
+        if response.sw == st.SW_NO_RETRY_LIMIT:
+            # 63 00: a key without a retry limit (card-reference §9), neither 0 tries nor
+            # blocked.
+            return PinState(ref.name, ref.label, None, ref.max_tries, no_retry_limit=True)
         if response.sw == st.SW_AUTH_METHOD_BLOCKED:
             return PinState(ref.name, ref.label, 0, ref.max_tries)
         tries = st.retries_from_sw(response.sw)
@@ -164,6 +191,11 @@ class ApplicationSession:
             value[:] = bytes(len(value))
 
     def _guarded_verify(self, ref: SecretRef, value: bytearray, force: bool) -> None:
+        probe_sfi = PROBE_BEFORE_VERIFY.get(self.aid)
+        if probe_sfi is not None:
+            # In the text and visual APs a VERIFY opens records read right after (the card
+            # face is several KB): settle extended length first, while it may be probed.
+            self.probe_extended(probe_sfi)
         state = self._query(ref)
         if state.verified:
             # Some cards answer 90 00 to the query of a key verified in this session. The
@@ -173,11 +205,14 @@ class ApplicationSession:
             # expects of verify().
             state = PinState(ref.name, ref.label, ref.max_tries, ref.max_tries)
         if state.blocked:
-            raise PinBlockedError(f"{ref.name} is blocked; nothing was sent",
-                                  st.SW_AUTH_METHOD_BLOCKED)
+            raise self._blocked_error(ref)
         reserve = self.reserve.get(ref.name, DEFAULT_RESERVE)
-        assert state.tries_left is not None
-        if state.tries_left <= reserve and not force:
+        if state.no_retry_limit:
+            pass  # a wrong value cannot block this key: nothing to guard
+        elif state.tries_left is None:
+            raise PinBlockedError(f"{ref.name}: the card gave no retry counter; nothing was "
+                                  "sent", st.SW_AUTH_METHOD_BLOCKED)
+        elif state.tries_left <= reserve and not force:
             raise LockoutGuardError(
                 f"{ref.name} has {state.tries_left} tries left; a wrong value could block "
                 "it, so it was not sent (use force to try anyway)",
@@ -186,6 +221,44 @@ class ApplicationSession:
         self._verified = True  # from here the card may hold a verified state to clear
         response = self.protocol.send_secret(bytes((0x00, 0x20, 0x00, 0x80)), value)
         self._check(response.sw, f"verifying {ref.name}")
+
+    def _blocked_error(self, ref: SecretRef) -> PinBlockedError:
+        """The error for a key the query found blocked: locked by design on the PIN-less
+        card, else blocked by wrong entries. Nothing is sent to the key either way."""
+        pinless = False
+        if ref.name in PINLESS_LOCKED:
+            pinless = self._looks_pinless()
+        if pinless:
+            return PinLockedByDesignError(f"{ref.name}: {LOCKED_BY_DESIGN_ADVICE}; nothing "
+                                          "was sent", st.SW_AUTH_METHOD_BLOCKED)
+        where = ("a municipal office, or a convenience-store kiosk if you know the other "
+                 "JPKI secret" if ref.name in ("auth-pin", "sign-password")
+                 else "a municipal office")
+        return PinBlockedError(f"{ref.name} is blocked (reset at {where}); nothing was sent",
+                               st.SW_AUTH_METHOD_BLOCKED)
+
+    def _looks_pinless(self) -> bool:
+        """Whether the card is the PIN-less card (:func:`mynaid.pins.card_is_pinless`).
+
+        In the JPKI application EF 0008 is read first, in place: a signature certificate
+        settles it (2 APDUs, no other application selected). Errors count as "no".
+        """
+        from mynaid.models import CertificateAvailability
+        from mynaid.pins import card_is_pinless
+
+        try:
+            if self.aid is Aid.JPKI:
+                raw = self.read_small_file(0x0008, 3, "certificate availability")
+                if CertificateAvailability.parse(raw).signature:
+                    return False
+            pinless = card_is_pinless(self.protocol)
+        except MynaidError:
+            pinless = False
+        try:
+            self.select()  # the check selected other applications
+        except MynaidError:
+            pass
+        return pinless
 
     def change_secret(self, ref: SecretRef, current: str, new: str, *,
                       force: bool = False) -> None:

@@ -14,7 +14,7 @@ from mynaid.cardspec import (
     JpkiFile,
     SecretRef,
 )
-from mynaid.errors import ParseError
+from mynaid.errors import ParseError, SecurityStatusNotSatisfiedError
 from mynaid.iso7816.apdu import CommandApdu
 from mynaid.models import CertificateAvailability, PinState, TokenInfo
 from mynaid.sessions.base import ApplicationSession
@@ -79,30 +79,49 @@ class JpkiSession(ApplicationSession):
         return CertificateAvailability.parse(raw)
 
     def read_certificate_der(self, slot: CertificateSlot,
-                             sign_password: str | None = None, *, force: bool = False
-                             ) -> bytes:
+                             sign_password: str | None = None, *, force: bool = False,
+                             auth_pin: str | None = None) -> bytes:
         """The DER bytes of a certificate, without any filler after it.
 
         The signature certificate needs ``sign_password`` (checked by the lockout guard
-        first); the others are read without a secret.
+        first); the others are read without a secret, except the auth certificate of a
+        smartphone token (``JPKIAPGPSETOKEN``, ``JPKIAPIOSTOKEN``), which needs the auth
+        PIN: with ``auth_pin`` given, a ``69 82`` to the free read is followed by the
+        (guarded) VERIFY of the auth PIN and the read again; a physical card costs nothing
+        more. Extended length is settled on a free EF before any VERIFY.
         """
         if slot.needs_sign_password and sign_password is not None:
             SIGN_PASSWORD.format.normalize(sign_password)  # format first: no APDU on bad input
+        if slot is CertificateSlot.AUTH and auth_pin is not None:
+            AUTH_PIN.format.normalize(auth_pin)
+        what = f"the {slot.value} certificate"
         # The signature certificate carries the holder's name, address and birth date (the
         # birth date is the visual birth-date key and part of 照合番号B): traced as lengths.
         private = self.protocol.sensitive() if slot.needs_sign_password else nullcontext()
         with self.transaction(), private:
             if slot.needs_sign_password and sign_password is not None:
+                self.probe_extended(JpkiFile.SIGN_CA_CERT)
                 self.verify(SIGN_PASSWORD, sign_password, force=force)
-            return self.read_tlv_file(slot.fid, f"the {slot.value} certificate",
-                                      MAX_CERTIFICATE_SIZE)
+            if slot is not CertificateSlot.AUTH:
+                return self.read_tlv_file(slot.fid, what, MAX_CERTIFICATE_SIZE)
+            try:
+                return self.read_tlv_file(slot.fid, what, MAX_CERTIFICATE_SIZE)
+            except SecurityStatusNotSatisfiedError as exc:
+                if auth_pin is None:
+                    raise SecurityStatusNotSatisfiedError(
+                        f"{exc.message}: this token (a smartphone certificate) needs the auth "
+                        "PIN to read its auth certificate", exc.sw or 0x6982) from None
+            self.probe_extended(JpkiFile.AUTH_CA_CERT)
+            self.verify(AUTH_PIN, auth_pin, force=force)
+            return self.read_tlv_file(slot.fid, what, MAX_CERTIFICATE_SIZE)
 
     def read_certificate(self, slot: CertificateSlot, sign_password: str | None = None, *,
-                         force: bool = False) -> x509.Certificate:
+                         force: bool = False, auth_pin: str | None = None
+                         ) -> x509.Certificate:
         """A certificate as a ``cryptography`` object (see :meth:`read_certificate_der`)."""
         from cryptography import x509
 
-        der = self.read_certificate_der(slot, sign_password, force=force)
+        der = self.read_certificate_der(slot, sign_password, force=force, auth_pin=auth_pin)
         try:
             return x509.load_der_x509_certificate(der)
         except ValueError as exc:
