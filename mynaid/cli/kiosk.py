@@ -278,7 +278,7 @@ def _serve_web(settings: Settings, camera: str | None, matcher: Any, keys: list[
     app = create_app(service, staff_pin=staff_pin)
     click.echo(f"kiosk page: http://127.0.0.1:{port}/  staff page: "
                f"http://127.0.0.1:{port}/staff", err=True)
-    serve(app, port)
+    serve(app, service, port)
 
 
 def _raise_for(result: Result, message: str) -> None:

@@ -62,6 +62,13 @@ class Board:
         self._preview: bytes | None = None
         self.unsafe_threshold: float | None = None
         self.calibrated_threshold: float | None = None
+        self.closed = False
+
+    def close(self) -> None:
+        """End the event streams (the server is shutting down)."""
+        with self._cond:
+            self.closed = True
+            self._bump()
 
     # --- publishing (flow thread) -----------------------------------------------------------
 
@@ -166,7 +173,7 @@ class Board:
     def wait_change(self, version: int, timeout: float) -> int:
         """Block until the board's version differs from ``version`` (or the timeout)."""
         with self._cond:
-            if self.version == version:
+            if self.version == version and not self.closed:
                 self._cond.wait(timeout)
             return self.version
 
@@ -250,7 +257,7 @@ class WebKioskUI:
 
     def staff_confirms(self) -> bool:
         screen_id = self.board.show("wait-staff", reason="visual", **self._deadline())
-        self.board.set_staff(expects="visual")
+        self.board.set_staff(step="visual", expects="visual")
         try:
             return bool(self._wait(screen_id, lambda v: isinstance(v, bool)))
         finally:
@@ -278,8 +285,9 @@ class WebFaceRoute:
     """
 
     def __init__(self, matcher: FaceMatcher, open_frames: Callable[[], Any], board: Board,
-                 *, burst: int = 5) -> None:
+                 *, burst: int = 5, timeout: float = 0.0) -> None:
         self.matcher = matcher
+        self.timeout = timeout
         self.open_frames = open_frames
         self.board = board
         self.burst = burst
@@ -327,7 +335,8 @@ class WebFaceRoute:
         screen = self.board.patient
         attempt = int(screen.get("attempt", 0)) + 1 if screen.get("screen") == "face" else 1
         if screen.get("screen") != "face":
-            self.board.show("face", attempt=1, guidance="position")
+            extra = {"timeout": self.timeout} if self.timeout else {}
+            self.board.show("face", attempt=1, guidance="position", **extra)
         policy = self.matcher.frame_policy
         best: tuple[float, Any, Any, FaceSample] | None = None
         for _ in range(self.burst):

@@ -139,9 +139,11 @@ def create_app(service: KioskService, *, staff_pin: str, start_service: bool = T
         async def events() -> AsyncIterator[str]:
             version = -1
             while True:
-                if await request.is_disconnected():
+                if board.closed or await request.is_disconnected():
                     return
                 new = await asyncio.to_thread(board.wait_change, version, 5.0)
+                if board.closed:
+                    return
                 if new == version:
                     yield ": keep-alive\n\n"
                     continue
@@ -233,10 +235,17 @@ def create_app(service: KioskService, *, staff_pin: str, start_service: bool = T
                                             allowed_hosts=LOOPBACK_HOSTS)])
 
 
-def serve(app: Starlette, port: int = 8765) -> None:
+def serve(app: Starlette, service: KioskService, port: int = 8765) -> None:
     """Run ``app`` with uvicorn on 127.0.0.1:``port`` (loopback only; no access log, so no
-    request line, answer or cookie is ever logged)."""
+    request line, answer or cookie is ever logged). Ctrl-C ends the event streams first, so
+    the server stops at once."""
     import uvicorn
 
-    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning",
-                timeout_graceful_shutdown=2)
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            service.board.close()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False,
+                            log_level="warning", timeout_graceful_shutdown=2)
+    _Server(config).run()

@@ -298,7 +298,7 @@ class KioskService:
         route = None
         if settings.open_frames is not None and settings.matcher is not None:
             route = WebFaceRoute(settings.matcher, settings.open_frames, self.board,
-                                 burst=settings.burst)
+                                 burst=settings.burst, timeout=config.step_timeout)
         try:
             with self.slot.connect(reader) as protocol:
                 watcher = threading.Thread(

@@ -132,7 +132,11 @@
     box.append(el("div", { class: "frame" }));
     if (s.box) {
       const [l, tp, r, b] = s.box;
-      box.append(el("div", { class: "box", style: `left:${l * 100}%;top:${tp * 100}%;width:${(r - l) * 100}%;height:${(b - tp) * 100}%` }));
+      // CSSOM, not a style attribute: the page's CSP forbids inline styles.
+      const face = el("div", { class: "box", id: "face-box" });
+      Object.assign(face.style, { left: l * 100 + "%", top: tp * 100 + "%",
+                                  width: (r - l) * 100 + "%", height: (b - tp) * 100 + "%" });
+      box.append(face);
     }
     return box;
   }
