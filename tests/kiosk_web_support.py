@@ -59,11 +59,11 @@ def http(url: str, body: Any = None, *, headers: dict[str, str] | None = None,
          raw: bytes | None = None) -> tuple[int, bytes, dict[str, str]]:
     """One request; (status, body, headers) also for error statuses."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    request = urllib.request.Request(url, data=data, headers={
+    request = urllib.request.Request(url, data=data, headers={  # noqa: S310 (loopback http)
         **({"Content-Type": "application/json"} if data is not None else {}),
         **(headers or {})})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             return response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(), dict(exc.headers)

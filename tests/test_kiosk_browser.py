@@ -40,7 +40,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SCREENSHOTS = Path(os.environ.get("MYNAID_SCREENSHOTS", ROOT / "docs" / "screenshots"))
 STAFF_PIN = "24680"
-WAIT = float(os.environ.get("KIOSK_WAIT", "60"))  # upper bound of every DOM wait (a failing test ends, never hangs)
+#: Upper bound of every DOM wait (a failing test ends, never hangs).
+WAIT = float(os.environ.get("KIOSK_WAIT", "60"))
 
 
 def _require(condition: bool, reason: str) -> None:
@@ -440,7 +441,7 @@ def _insert_program(rig: Any, card_class: Any, argv: list[str]) -> Any:
     card.rig, card.port = rig, 35963
     card.reader = "Virtual PCD 00 00"
     card.log = rig.workdir / f"card-program-{len(rig.cards)}.log"
-    card._log_file = open(card.log, "wb")  # noqa: SIM115 (closed by card.stop)
+    card._log_file = open(card.log, "wb")
     card.proc = subprocess.Popen(
         ["nsenter", "-t", str(rig.pcscd_pid), "-n", sys.executable, *argv],
         stdout=card._log_file, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
