@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import sys
 import urllib.request
 from collections import deque
 from collections.abc import Iterator
@@ -326,3 +327,26 @@ def test_session_card_says_when_the_face_route_cannot_complete() -> None:
     protocol = CardProtocol(EmulatorTransport(build_card(default_profile())))
     assert SessionKioskCard(protocol).face_possible is False
     assert kiosk_card(build_card(default_profile())).face_possible is True
+
+
+def test_example_kiosk_without_pyscard_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """examples/kiosk.py on a machine without pyscard: one line, exit 1, no traceback."""
+    import builtins
+    import importlib
+
+    real_import = builtins.__import__
+
+    def no_pyscard(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "smartcard" or name.startswith("smartcard."):
+            raise ImportError("No module named 'smartcard'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "mynaid.transport.pcsc", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_pyscard)
+    monkeypatch.setattr(sys, "argv", ["kiosk.py", "--once"])
+    example = importlib.import_module("examples.kiosk")
+    assert example.run() == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("error: PC/SC support needs pyscard")
+    assert "Traceback" not in err

@@ -113,8 +113,13 @@ class PcscSlot:
     def watch_removal(self, reader: str, on_removed: Callable[[], None],
                       stop: threading.Event) -> None:
         while not stop.is_set():
-            if self.wait_removed(reader, stop, 3600.0):
-                on_removed()
+            try:
+                removed = self.wait_removed(reader, stop, 3600.0)
+            except MynaidError:
+                removed = True  # the reader or the PC/SC service went away: no card
+            if removed:
+                if not stop.is_set():
+                    on_removed()
                 return
 
 
@@ -288,7 +293,10 @@ class KioskService:
                 self.board.show("done", consent=outcome.consent, method=data["method"])
             else:
                 self.board.show("result", result=outcome.result.value)
-            self.slot.wait_removed(reader, self._stop, self.settings.result_timeout)
+            try:
+                self.slot.wait_removed(reader, self._stop, self.settings.result_timeout)
+            except MynaidError as exc:
+                log.warning("waiting for the card to go failed: %s", exc.message)
 
     def _one_pass(self, reader: str) -> Outcome | None:
         settings = self.settings
