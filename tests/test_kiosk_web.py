@@ -350,3 +350,24 @@ def test_example_kiosk_without_pyscard_is_one_line(monkeypatch: pytest.MonkeyPat
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1].startswith("error: PC/SC support needs pyscard")
     assert "Traceback" not in err
+
+
+def test_reduced_frame_detection_finds_the_same_face() -> None:
+    """Detecting on a 320-pixel copy (the kiosk's speed-up) finds the holder's face where
+    full-size detection does, and the encoding (on the full frame) matches the card."""
+    pytest.importorskip("dlib")
+    from mynaid.face import FaceMatcher
+    from mynaid.face.dlib_backend import DlibBackend
+    from mynaid.face.imaging import load_image
+    from tests.test_kiosk import PROFILE_PHOTO
+
+    frame = load_image(SAMPLE_FRAME)
+    full = FaceMatcher(DlibBackend())
+    reduced = FaceMatcher(DlibBackend(detect_max_side=320))
+    a, b = full.analyze(frame), reduced.analyze(frame)
+    assert a.face is not None and b.face is not None and b.report.ok
+    for x, y in zip(astuple(a.face.box), astuple(b.face.box), strict=True):
+        assert abs(x - y) <= 0.15 * (a.face.box.right - a.face.box.left)
+    assert reduced.compare(reduced.reference(PROFILE_PHOTO), frame).match
+    with pytest.raises(ValueError):
+        DlibBackend(detect_max_side=10)

@@ -279,6 +279,7 @@ class KioskService:
             if reader is None:
                 return
             self.board.clear_signal()
+            self.board.set_staff(log=[])  # the previous patient's messages go
             self.board.show("reading")
             outcome = self._one_pass(reader)
             if outcome is None or self._stop.is_set():
