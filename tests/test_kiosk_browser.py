@@ -164,7 +164,7 @@ def browser(kiosk: Kiosk, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync",
                 "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
-                "--window-size=1280,1000", "--lang=ja",
+                "--window-size=1280,1100", "--lang=ja",
                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
         options.add_argument(arg)
     service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
