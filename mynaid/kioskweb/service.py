@@ -302,7 +302,8 @@ class KioskService:
     def _one_pass(self, reader: str) -> Outcome | None:
         settings = self.settings
         watcher_stop = threading.Event()
-        config = replace(settings.config, collation_b_source=settings.collation_b_source)
+        config = replace(settings.config, collation_b_source=settings.collation_b_source
+                         or settings.config.collation_b_source)
         ui = WebKioskUI(self.board, timeout=config.step_timeout)
         route = None
         if settings.open_frames is not None and settings.matcher is not None:
