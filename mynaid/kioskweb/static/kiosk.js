@@ -181,7 +181,7 @@
         if (notice) parts.push(notice);
         parts.push(el("p", { id: "tries-left", "data-tries": s.tries_left }, t("tries", { n: s.tries_left })));
         parts.push(...keypad());
-        parts.push(el("div", { class: "choices" }, button("choose-cancel", t("cancel"), "cancel", "small")));
+        parts.push(el("div", { class: "choices" }, button("choose-cancel", t("cancel"), "cancel", "medium")));
         break;
       case "consent":
         parts.push(el("h1", {}, t("consent")),
