@@ -5,8 +5,9 @@
         python examples/kiosk.py --emulator --camera vectors/sample-frame.jpg --method face
 
 With ``--emulator`` the built-in test card is used in-process and the loop runs once. The
-screens are the CLI's terminal UI (``mynaid.cli.kiosk.TerminalKioskUI``); a real kiosk would
-put its touch screen behind the same :class:`mynaid.kiosk.KioskUI` protocol.
+screens are the CLI's terminal UI (``mynaid.cli.kiosk.TerminalKioskUI``); the touchscreen page
+(``mynaid kiosk --web``, :mod:`mynaid.kioskweb`) is the same flow behind the same
+:class:`mynaid.kiosk.KioskUI` protocol. Errors (no pyscard, no reader) are one line.
 """
 
 from __future__ import annotations
@@ -85,5 +86,19 @@ def main() -> int:
         wait_for("remove", reader)
 
 
+def run() -> int:
+    """:func:`main` with one-line errors (a missing pyscard, no reader, a bad camera):
+    an example a kiosk vendor copies should not greet staff with a traceback."""
+    from mynaid.errors import MynaidError
+
+    try:
+        return main()
+    except MynaidError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -16,8 +16,16 @@ online insurance eligibility check (オンライン資格確認):
 5. done: an :class:`Outcome` for the eligibility check.
 
 The flow is a plain state machine: the UI (:class:`KioskUI`), the card (:class:`KioskCard`),
-the face route (:class:`FaceRoute`) and the clock are injected, so kiosk software drives
-it and tests replace any part. The outcome holds no photo and no My Number.
+the face route (:class:`FaceRoute`), the source of 照合番号B (:class:`CollationBSource`, e.g.
+the card-face OCR) and the clock are injected, so kiosk software drives it and tests replace
+any part. The terminal UI (``mynaid kiosk``) and the touchscreen web page
+(:mod:`mynaid.kioskweb`) are both adapters of :class:`KioskUI` over this one flow. The
+outcome holds no photo and no My Number.
+
+Cards the flow tells apart before asking anything: an expired authentication certificate
+(its own result, :attr:`Result.CERT_EXPIRED`), and the PIN-less face-authentication card
+(顔認証マイナンバーカード, card-reference §9: no signature certificate, PINs locked by design),
+for which the PIN is never offered (face or staff only) and never reported as "blocked".
 """
 
 from __future__ import annotations
@@ -68,6 +76,7 @@ class Step(enum.Enum):
 
 class Result(enum.Enum):
     VERIFIED = "verified"
+    CERT_EXPIRED = "certificate-expired"  # the auth certificate is past its validity
     CANCELLED = "cancelled"
     FAILED = "failed"  # no method succeeded and none is left
     CARD_REMOVED = "card-removed"
@@ -96,6 +105,47 @@ class KioskTimeout(MynaidError):
         super().__init__(message)
 
 
+class KioskCancelled(MynaidError):
+    """Raised by a UI callback when staff (or the patient) cancel the pass at any screen."""
+
+    def __init__(self, message: str = "cancelled") -> None:
+        super().__init__(message)
+
+
+class MethodSwitch(MynaidError):
+    """Raised by a UI callback when staff switch the identification method mid-route (e.g.
+    to 目視確認 while the patient struggles with the camera). Honoured only for a method the
+    flow would offer at that point."""
+
+    def __init__(self, method: Method) -> None:
+        super().__init__(f"switch to {method.value}")
+        self.method = method
+
+
+class Notice(str):
+    """A message for :meth:`KioskUI.show` that also carries a stable ``code`` and
+    parameters, so a screen can show its own (Japanese) text instead of the English
+    message. It is a ``str``: UIs that only print keep working."""
+
+    code: str
+    params: dict[str, Any]
+
+    def __new__(cls, code: str, text: str, **params: Any) -> Notice:
+        self = super().__new__(cls, text)
+        self.code = code
+        self.params = params
+        return self
+
+
+class CollationBSource(Protocol):
+    """Where 照合番号B comes from before anyone types it: the card-face scan (OCR).
+
+    ``read()`` returns the 14 digits, or None when it cannot (no scan, unreadable): the flow
+    then asks :meth:`KioskUI.collation_b` (typed entry by staff)."""
+
+    def read(self) -> str | None:
+        """照合番号B from the card face, or None."""
+
 # --- what the flow is given ------------------------------------------------------------------
 
 
@@ -119,6 +169,24 @@ class KioskUI(Protocol):
 
     def staff_confirms(self) -> bool:
         """Staff have compared the patient with the card face and confirm."""
+
+
+class StaffPhotoUI(Protocol):
+    """Optional on a :class:`KioskUI`: show the chip photo to staff only (目視確認).
+
+    The flow calls it before :meth:`KioskUI.staff_confirms` when the card photo could be
+    read and shown authentic, and with None once the decision is made (forget it)."""
+
+    def staff_photo(self, photo: bytes | None) -> None:
+        """Show (or, with None, withdraw) the card photo on the staff side only."""
+
+
+@dataclass(frozen=True)
+class CardTraits:
+    """What kind of card this is, as far as the flow's routes are concerned."""
+
+    #: 顔認証マイナンバーカード: PINs locked by design; face or staff confirmation only.
+    pinless: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,6 +246,9 @@ class KioskConfig:
     #: Seconds a step may take (measured with the injected clock); 0 disables.
     step_timeout: float = 120.0
     allow_visual_confirmation: bool = True
+    #: 照合番号B from the card-face scan, tried before asking the UI (None: always ask).
+    collation_b_source: CollationBSource | None = field(default=None, compare=False,
+                                                         repr=False)
     #: Where the kiosk stands: ages (and so the consent question) turn over at local
     #: midnight, not at UTC midnight.
     timezone: dt.tzinfo = dt.timezone(dt.timedelta(hours=9), "JST")
@@ -242,11 +313,15 @@ class KioskFlow:
 
     def __init__(self, card: KioskCard, ui: KioskUI, face: FaceRoute | None = None, *,
                  config: KioskConfig | None = None, challenge: bytes | None = None,
-                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
+                 clock: Callable[[], dt.datetime] = _utcnow,
+                 collation_b_source: CollationBSource | None = None) -> None:
         self.card = card
         self.ui = ui
         self.face = face
         self.config = config or KioskConfig()
+        self.collation_b_source = collation_b_source or self.config.collation_b_source
+        self.traits = CardTraits()
+        self._collation: str | None = None  # kept for one pass only, never in a repr
         self.challenge = challenge
         self.clock = clock
         self._steps: list[tuple[Step, dt.datetime]] = []
@@ -272,11 +347,28 @@ class KioskFlow:
             raise KioskTimeout(f"no answer within {limit:g} s")
         return answer
 
+    def face_possible(self) -> bool:
+        """The face route can complete: a face route is given and the card side can show
+        the card face authentic (a trusted issuer key, see :class:`SessionKioskCard`)."""
+        return self.face is not None and bool(getattr(self.card, "face_possible", True))
+
     def _offered(self, *methods: Method) -> tuple[Method, ...]:
         allowed = [m for m in methods
-                   if (m is not Method.FACE or self.face is not None)
+                   if (m is not Method.FACE or self.face_possible())
+                   and (m is not Method.PIN or not self.traits.pinless)
                    and (m is not Method.VISUAL or self.config.allow_visual_confirmation)]
         return tuple(allowed)
+
+    def _collation_b(self) -> str:
+        """照合番号B: from the card-face scan first, else asked (once per pass)."""
+        if self._collation is None:
+            code = None
+            if self.collation_b_source is not None:
+                code = self.collation_b_source.read()
+            if code is None:
+                code = self._ask(self.ui.collation_b)
+            self._collation = code
+        return self._collation
 
     def _choose(self, *methods: Method) -> Method:
         offered = self._offered(*methods)
@@ -306,7 +398,16 @@ class KioskFlow:
             serial = format(cert.serial_number, "X")
             issuer = cert.issuer.rfc4514_string()
             cert_der = cert.public_bytes(Encoding.DER)
-            self.ui.show(Step.CARD, "card read")
+            if cert.not_valid_after_utc < self.clock():
+                raise _Finish(Result.CERT_EXPIRED,
+                              "the card's authentication certificate has expired "
+                              f"({cert.not_valid_after_utc.date().isoformat()}): renew it at "
+                              "the municipal office")
+            traits = getattr(self.card, "traits", None)
+            if callable(traits):
+                self.traits = traits()
+            self.ui.show(Step.CARD, Notice("card-read", "card read",
+                                           pinless=self.traits.pinless))
             self._identify()
             self._ask_consent()
             self._enter(Step.DONE)
@@ -317,36 +418,62 @@ class KioskFlow:
             result, message = Result.CARD_REMOVED, "the card was removed"
         except KioskTimeout as exc:
             result, message = Result.TIMED_OUT, exc.message
+        except (KioskCancelled, MethodSwitch) as exc:
+            # A switch that reaches here came where no method choice is open (consent).
+            result, message = Result.CANCELLED, exc.message
         except MynaidError as exc:
             # Anything else the card or a component reports (no visual application, a
             # reset by another process, malformed data): the flow ends with a screen and an
             # outcome, never with an exception in the kiosk's face.
             result, message = Result.FAILED, exc.message
+        finally:
+            self._collation = None
+            self._photo_to_staff(None)
         if result is not Result.VERIFIED:
-            self.ui.show(self._steps[-1][0] if self._steps else Step.CARD, message)
+            self.ui.show(self._steps[-1][0] if self._steps else Step.CARD,
+                         Notice(result.value, message))
         return Outcome(result, self.method, self.face_attempts, self.pin_attempts, serial,
                        issuer, cert_der, self.consent, started, self.clock(),
                        tuple(self._steps), message, self.response)
 
     def _identify(self) -> None:
-        method = self._choose(Method.FACE, Method.PIN, Method.VISUAL)
+        try:
+            method = self._choose(Method.FACE, Method.PIN, Method.VISUAL)
+        except MethodSwitch as switch:
+            method = self._switch_to(switch.method, Method.FACE, Method.PIN, Method.VISUAL)
+        face_tried = False
         while True:
-            if method is Method.FACE:
-                if self._face_route():
+            try:
+                if method is Method.FACE:
+                    face_tried = True
+                    if self._face_route():
+                        return
+                    self.ui.show(Step.FACE, Notice(
+                        "face-failed", "face not confirmed: please use your PIN"
+                        if self._offered(Method.PIN) else "face not confirmed: staff will help"))
+                    method = self._choose(Method.PIN, Method.VISUAL)
+                elif method is Method.PIN:
+                    self._pin_route()
                     return
-                self.ui.show(Step.FACE, "face not confirmed: please use your PIN")
-                method = self._choose(Method.PIN, Method.VISUAL)
-            elif method is Method.PIN:
-                self._pin_route()
-                return
-            else:
-                self._visual_route()
-                return
+                else:
+                    self._visual_route()
+                    return
+            except MethodSwitch as switch:
+                # Staff may switch to any method still on offer (not back to a failed face).
+                rest = (Method.PIN, Method.VISUAL) if face_tried else (
+                    Method.FACE, Method.PIN, Method.VISUAL)
+                method = self._switch_to(switch.method, *rest)
+
+    def _switch_to(self, method: Method, *allowed: Method) -> Method:
+        if method not in self._offered(*allowed):
+            raise _Finish(Result.CANCELLED, f"{method.value} is not available")
+        self.method = method
+        return method
 
     def _face_route(self) -> bool:
         assert self.face is not None
         self._enter(Step.FACE)
-        code = self._ask(self.ui.collation_b)
+        code = self._collation_b()
         try:
             photo, facts = self.card.card_photo(code)
         except (CardRemovedError, NoCardError):
@@ -354,13 +481,16 @@ class KioskFlow:
         except MynaidError as exc:
             # A wrong 照合番号B is the kiosk's (or OCR's) mistake, not the patient's face; a
             # card face that is not shown authentic must not be used: offer the PIN.
-            self.ui.show(Step.FACE, f"the card face could not be used: {exc.message}")
+            self._collation = None  # a wrong one is not tried again
+            self.ui.show(Step.FACE, Notice(
+                "card-face-unusable", f"the card face could not be used: {exc.message}"))
             return False
         self.birth_date = facts.birth_date
         try:
             reference = self.face.enroll(photo)
         except MynaidError as exc:
-            self.ui.show(Step.FACE, f"the card photo cannot be used: {exc.message}")
+            self.ui.show(Step.FACE, Notice("card-photo-unusable",
+                                           f"the card photo cannot be used: {exc.message}"))
             return False
         finally:
             del photo  # the photo is not kept beyond enrolment
@@ -369,9 +499,11 @@ class KioskFlow:
             self.face_attempts += 1
             attempt = self._ask(lambda: self.face.attempt(reference))  # type: ignore[union-attr]
             if attempt.match:
-                self.ui.show(Step.FACE, "face confirmed")
+                self.ui.show(Step.FACE, Notice("face-confirmed", "face confirmed"))
                 return True
-            self.ui.show(Step.FACE, attempt.detail)
+            self.ui.show(Step.FACE, Notice("face-retry", attempt.detail,
+                                           attempts_left=self.config.face_attempts
+                                           - self.face_attempts))
         return False
 
     def _pin_route(self) -> None:
@@ -386,7 +518,8 @@ class KioskFlow:
                                         "the PIN is blocked (reset at the municipal office)")
                 return
             if tries_left is not None and tries_left <= self.config.pin_reserve:
-                self.ui.show(Step.PIN, "one try left: please ask the staff")
+                self.ui.show(Step.PIN, Notice("guard", "one try left: please ask the staff",
+                                              tries_left=tries_left))
                 self._after_pin_refused(Result.REFUSED_BY_GUARD,
                                         "the PIN has one try left; not attempted")
                 return
@@ -396,14 +529,17 @@ class KioskFlow:
                 self.response = self.card.verify_pin(pin, self.challenge)
             except InvalidSecretError as exc:
                 self.pin_attempts -= 1  # nothing was sent
-                self.ui.show(Step.PIN, exc.message)
+                self.ui.show(Step.PIN, Notice("pin-format", exc.message))
                 continue
             except WrongPinError as exc:
-                self.ui.show(Step.PIN, f"wrong PIN: {exc.tries_left} tries left")
+                self.ui.show(Step.PIN, Notice("wrong-pin",
+                                              f"wrong PIN: {exc.tries_left} tries left",
+                                              tries_left=exc.tries_left))
                 continue
             except LockoutGuardError:
                 self.pin_attempts -= 1  # refused before sending
-                self.ui.show(Step.PIN, "one try left: please ask the staff")
+                self.ui.show(Step.PIN, Notice("guard", "one try left: please ask the staff",
+                                              tries_left=1))
                 self._after_pin_refused(Result.REFUSED_BY_GUARD,
                                         "the PIN has one try left; not attempted")
                 return
@@ -412,7 +548,7 @@ class KioskFlow:
                 self._after_pin_refused(Result.PIN_BLOCKED,
                                         "the PIN is blocked (reset at the municipal office)")
                 return
-            self.ui.show(Step.PIN, "PIN confirmed")
+            self.ui.show(Step.PIN, Notice("pin-confirmed", "PIN confirmed"))
             return
 
     def _after_pin_refused(self, result: Result, message: str) -> None:
@@ -424,10 +560,40 @@ class KioskFlow:
             raise _Finish(result, message) from None
         self._visual_route()
 
+    def _photo_to_staff(self, photo: bytes | None) -> None:
+        show = getattr(self.ui, "staff_photo", None)
+        if callable(show):
+            show(photo)
+
     def _visual_route(self) -> None:
         self._enter(Step.VISUAL)
-        if not self._ask(self.ui.staff_confirms):
-            raise _Finish(Result.FAILED, "staff did not confirm the patient")
+        # The chip photo helps staff compare (the printed face can be worn or swapped); it
+        # is shown only when the card face is shown authentic, and only to staff.
+        self._photo_for_staff()
+        try:
+            if not self._ask(self.ui.staff_confirms):
+                raise _Finish(Result.FAILED, "staff did not confirm the patient")
+        finally:
+            self._photo_to_staff(None)
+
+    def _photo_for_staff(self) -> None:
+        if getattr(self.ui, "staff_photo", None) is None:
+            return
+        if getattr(self.card, "face_possible", True) is False:
+            return  # no trusted issuer key: the chip photo cannot be shown authentic
+        try:
+            photo, facts = self.card.card_photo(self._collation_b())
+        except (CardRemovedError, NoCardError):
+            raise
+        except MynaidError as exc:
+            self._collation = None
+            self.ui.show(Step.VISUAL, Notice(
+                "card-face-unusable", f"the card face could not be used: {exc.message}"))
+            return
+        if self.birth_date is None:
+            self.birth_date = facts.birth_date
+        self._photo_to_staff(photo)
+        del photo
 
     def _ask_consent(self) -> None:
         self.card.ensure_present()
@@ -462,6 +628,16 @@ class SessionKioskCard:
         self.context = context
         self.issuer_keys = tuple(issuer_keys)
         self.require_issuer_key = require_issuer_key
+
+    @property
+    def face_possible(self) -> bool:
+        """The card face can be shown authentic here (a trusted issuer key is configured,
+        or the check was turned off): without it the face route cannot complete."""
+        return bool(self.issuer_keys) or not self.require_issuer_key
+
+    def traits(self) -> CardTraits:
+        """What kind of card this is (see :func:`detect_pinless`)."""
+        return CardTraits(pinless=detect_pinless(self.protocol))
 
     def auth_certificate(self) -> x509.Certificate:
         from mynaid.cardspec import CertificateSlot
@@ -508,6 +684,34 @@ class SessionKioskCard:
         # Any APDU reaches the card only if it is there; SELECT of the JPKI AP is harmless
         # here (no PIN is held between steps).
         self.protocol.select_application(Aid.JPKI.value)
+
+
+def detect_pinless(protocol: CardProtocol) -> bool:
+    """Is this the PIN-less face-authentication card (顔認証マイナンバーカード)?
+
+    The one place that decides it (card-reference §9): the card has no signature
+    certificate (JPKI EF 0008 byte 0 is not ``8F``) and its auth PIN is locked by design,
+    answering the non-consuming query with ``63 C0``. A card that merely blocked its PIN by
+    mistakes still has its signature certificate (unless its holder is under 15, and then
+    this reads as PIN-less too: that holder also needs face or staff confirmation). No try is
+    used. Any card error reads as "not PIN-less" (the ordinary routes then apply).
+    """
+    from mynaid.cardspec import AUTH_PIN, Aid, JpkiFile
+    from mynaid.iso7816.apdu import CommandApdu
+
+    try:
+        protocol.select_application(Aid.JPKI.value)
+        protocol.select_file(int(JpkiFile.CERT_AVAILABILITY))
+        availability = protocol.read_binary(0, 3)
+        if not availability.ok or availability.data[:1] == b"\x8f":
+            return False
+        protocol.select_file(AUTH_PIN.fid)
+        query = protocol.send(CommandApdu(0x00, 0x20, 0x00, 0x80))
+    except (CardRemovedError, NoCardError):
+        raise
+    except MynaidError:
+        return False
+    return query.sw == 0x63C0
 
 
 class CameraFaceRoute:

@@ -352,10 +352,15 @@ def test_cli_verify(pairs_dir: Path, capsys: pytest.CaptureFixture[str]) -> None
     code, out, _ = run_cli(["--json", "face", "verify", "--card-photo", card,
                             "--frame", str(pairs_dir / "frame_camera.png")], capsys)
     assert code == 6 and json.loads(out)["reasons"][0]["code"] == "no-face"
-    # A generous threshold turns the impostor into a match: the option is honoured.
-    code, out, _ = run_cli(["face", "verify", "--card-photo", card, "--threshold", "0.95",
-                            "--frame", str(pairs_dir / "frame_biden.png")], capsys)
-    assert code == 0
+    # A threshold looser than calibrated is refused (usage error) unless explicitly unsafe;
+    # then it is honoured and turns the impostor into a match, with a warning.
+    code, out, err = run_cli(["face", "verify", "--card-photo", card, "--threshold", "0.95",
+                              "--frame", str(pairs_dir / "frame_biden.png")], capsys)
+    assert code == 2 and "looser than the calibrated" in err
+    code, out, err = run_cli(["face", "verify", "--card-photo", card, "--threshold", "0.95",
+                              "--unsafe-threshold",
+                              "--frame", str(pairs_dir / "frame_biden.png")], capsys)
+    assert code == 0 and "UNSAFE threshold" in err
     code, _, err = run_cli(["face", "verify", "--card-photo", card], capsys)
     assert code == 2 and "exactly one of --frame and --camera" in err
     code, out, _ = run_cli(["face", "verify", "--card-photo", card, "--camera",

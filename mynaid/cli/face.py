@@ -6,7 +6,9 @@ the install hint. Heavy imports (OpenCV, dlib) happen inside the commands.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,9 +18,34 @@ _models_option = click.option(
     "--models", "models_dir", type=click.Path(file_okay=False, path_type=Path),
     help="Folder with dlib's model files (default: $MYNAID_FACE_MODELS, else the "
          "face_recognition_models package).")
-_threshold_option = click.option(
-    "--threshold", type=click.FloatRange(min=0.0, min_open=True), default=None,
-    help="Match when distance < THRESHOLD (default: the backend's calibrated value).")
+def _threshold_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--threshold`` and ``--unsafe-threshold`` (a looser value than calibrated is refused
+    unless the second is given)."""
+    func = click.option(
+        "--unsafe-threshold", is_flag=True,
+        help="Allow a --threshold looser than the calibrated value (accepts more "
+             "impostors; for experiments only).")(func)
+    return click.option(
+        "--threshold", type=click.FloatRange(min=0.0, min_open=True), default=None,
+        help="Match when distance < THRESHOLD (default: the backend's calibrated value; "
+             "a looser one needs --unsafe-threshold).")(func)
+
+
+def _make_matcher(models_dir: Path | None, threshold: float | None,
+                  unsafe_threshold: bool) -> Any:
+    """A FaceMatcher; a refused threshold is a usage error (exit 2), not a traceback."""
+    from mynaid.face.dlib_backend import DlibBackend
+    from mynaid.face.matcher import FaceMatcher, UnsafeThresholdError
+
+    try:
+        matcher = FaceMatcher(DlibBackend(models_dir), threshold=threshold,
+                              allow_unsafe_threshold=unsafe_threshold)
+    except UnsafeThresholdError as exc:
+        raise click.UsageError(exc.message) from None
+    if matcher.unsafe_threshold:
+        click.echo(f"warning: UNSAFE threshold {matcher.threshold:g} (looser than the "
+                   f"calibrated {matcher.backend.default_threshold:g})", err=True)
+    return matcher
 _json_option = click.option("--json", "local_json", is_flag=True,
                             help="Machine-readable JSON output (same as mynaid --json).")
 
@@ -44,19 +71,17 @@ def face() -> None:
 @_json_option
 @pass_settings
 def face_verify(settings: Settings, card_photo: Path, frame: Path | None, camera: str | None,
-                burst: int, threshold: float | None, models_dir: Path | None,
-                local_json: bool) -> None:
+                burst: int, threshold: float | None, unsafe_threshold: bool,
+                models_dir: Path | None, local_json: bool) -> None:
     """Compare the face in a frame with the card photo (exit 6 when not verified)."""
     from mynaid.face.camera import open_frame_source, select_best_frame
-    from mynaid.face.dlib_backend import DlibBackend
     from mynaid.face.errors import FaceVerificationError
     from mynaid.face.imaging import load_image
-    from mynaid.face.matcher import FaceMatcher
 
     if (frame is None) == (camera is None):
         raise click.UsageError("give exactly one of --frame and --camera")
     card_image = load_image(card_photo)
-    matcher = FaceMatcher(DlibBackend(models_dir), threshold=threshold)
+    matcher = _make_matcher(models_dir, threshold, unsafe_threshold)
     reference = matcher.reference(card_image)
     extra: dict[str, object] = {}
     if frame is not None:
@@ -93,19 +118,17 @@ def face_verify(settings: Settings, card_photo: Path, frame: Path | None, camera
 @_json_option
 @pass_settings
 def face_eval(settings: Settings, pairs_csv: Path, plot_path: Path | None, target_fmr: float,
-              scores: bool, threshold: float | None, models_dir: Path | None,
-              local_json: bool) -> None:
+              scores: bool, threshold: float | None, unsafe_threshold: bool,
+              models_dir: Path | None, local_json: bool) -> None:
     """FNMR, FMR, failure to acquire and the DET curve on a pairs file.
 
     PAIRS_CSV has the columns file_x (card photo), file_y (frame) and Decision (Yes: same
     person, No: different people); paths are relative to the CSV's folder.
     """
-    from mynaid.face.dlib_backend import DlibBackend
     from mynaid.face.evaluate import DetPoint, fmr_at, fnmr_at, read_pairs, score_pairs, summarize
-    from mynaid.face.matcher import FaceMatcher
 
     pairs = read_pairs(pairs_csv)
-    matcher = FaceMatcher(DlibBackend(models_dir), threshold=threshold)
+    matcher = _make_matcher(models_dir, threshold, unsafe_threshold)
     report = summarize(score_pairs(matcher, pairs), matcher.threshold, matcher.backend.name,
                        target_fmr)
     if plot_path is not None:

@@ -18,10 +18,11 @@ quality issue is never a match, whatever the distance.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mynaid.errors import ParseError
+from mynaid.errors import MynaidError, ParseError
 from mynaid.face.imaging import ChannelOrder, as_rgb, decode_image, limit_size, load_image
 from mynaid.face.models import (
     Face,
@@ -43,23 +44,54 @@ FRAME = "frame"
 DEFAULT_MAX_SIDE = 1280
 
 
+class UnsafeThresholdError(MynaidError, ValueError):
+    """A distance threshold looser than the backend's calibrated value was asked for without
+    ``allow_unsafe_threshold``: it would accept more impostors than the calibration allows."""
+
+    reason = "unsafe-threshold"
+
+
+def check_threshold(threshold: float, calibrated: float, *, allow_unsafe: bool = False) -> bool:
+    """Validate a distance threshold; True when it is looser than ``calibrated`` (unsafe).
+
+    Raises :class:`UnsafeThresholdError` for a looser one unless ``allow_unsafe``, and
+    ``ValueError`` for a value that is not a positive finite number.
+    """
+    if not (math.isfinite(threshold) and threshold > 0):
+        raise ValueError("the threshold must be a positive number")
+    unsafe = threshold > calibrated
+    if unsafe and not allow_unsafe:
+        raise UnsafeThresholdError(
+            f"threshold {threshold:g} is looser than the calibrated {calibrated:g} and would "
+            "accept other people; refused (an explicit unsafe option allows it)")
+    return unsafe
+
+
 class FaceMatcher:
     """Compare a card photo with camera frames through a :class:`FaceBackend`."""
 
     def __init__(self, backend: FaceBackend | None = None, *, threshold: float | None = None,
                  card_policy: QualityPolicy = CARD_PHOTO_POLICY,
                  frame_policy: QualityPolicy = FRAME_POLICY,
-                 max_side: int = DEFAULT_MAX_SIDE) -> None:
+                 max_side: int = DEFAULT_MAX_SIDE,
+                 allow_unsafe_threshold: bool = False) -> None:
         """``backend`` defaults to a new :class:`~mynaid.face.dlib_backend.DlibBackend`;
-        ``threshold`` to the backend's ``default_threshold``."""
+        ``threshold`` to the backend's ``default_threshold``.
+
+        A ``threshold`` above the backend's calibrated ``default_threshold`` (looser: more
+        impostors accepted) raises :class:`UnsafeThresholdError` unless
+        ``allow_unsafe_threshold``; :attr:`unsafe_threshold` then says so, for the screen.
+        """
         if backend is None:
             from mynaid.face.dlib_backend import DlibBackend
 
             backend = DlibBackend()
         self.backend: FaceBackend = backend
         self.threshold = float(backend.default_threshold if threshold is None else threshold)
-        if not self.threshold > 0:
-            raise ValueError("the threshold must be positive")
+        #: True when the threshold is looser than the calibrated value (explicitly allowed).
+        self.unsafe_threshold = check_threshold(self.threshold,
+                                                float(backend.default_threshold),
+                                                allow_unsafe=allow_unsafe_threshold)
         self.card_policy = card_policy
         self.frame_policy = frame_policy
         self.max_side = max_side
