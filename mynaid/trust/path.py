@@ -12,7 +12,13 @@ anchor's; BasicConstraints and pathLenConstraint on issuers; KeyUsage; unknown c
 extensions) and add the JPKI role profile of the end entity (§7): KeyUsage bits, clientAuth
 for authentication certificates, and the certificate policy, which is reported as production
 or test. Not implemented: policy mapping/constraints processing across CAs and name
-constraints; a certificate that marks those extensions critical is rejected as unknown.
+constraints; a certificate that marks policy extensions critical is rejected as unknown, and
+a CA with NameConstraints (critical or not) is refused with ``name-constraints-unsupported``
+rather than silently ignored. A pinned J-LIS root has a purpose (auth or sign): a path under
+it validates only for that role.
+
+Every certificate is parsed completely first (:func:`mynaid.trust.certs.checked`), so hostile
+DER ends in a ``malformed-certificate`` error, never in a foreign exception.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from mynaid.trust.anchors import PinnedRoot, TrustStore, fingerprint, pinned_root
+from mynaid.trust.certs import FOREIGN_ERRORS, checked
 from mynaid.trust.errors import Reason, VerificationError
 
 __all__ = [
@@ -174,7 +181,7 @@ def certificate_extensions(cert: x509.Certificate, index: int = 0) -> x509.Exten
     """
     try:
         return cert.extensions
-    except ValueError:
+    except FOREIGN_ERRORS:
         bad = _find_malformed_extension(cert)
     if bad == ExtensionOID.SUBJECT_ALTERNATIVE_NAME.dotted_string:
         raise VerificationError(Reason.MALFORMED_SAN,
@@ -231,7 +238,7 @@ def _key_identifier(extensions: x509.Extensions, which: str) -> bytes | None:
 def _safe_extensions(cert: x509.Certificate) -> x509.Extensions | None:
     try:
         return cert.extensions
-    except ValueError:
+    except FOREIGN_ERRORS:
         return None
 
 
@@ -242,7 +249,9 @@ def _is_self_issued(cert: x509.Certificate) -> bool:
 def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)
-    except (InvalidSignature, ValueError, TypeError):
+    except InvalidSignature:
+        return False
+    except FOREIGN_ERRORS:
         return False
     return True
 
@@ -436,6 +445,15 @@ def _check_issuer(cert: x509.Certificate, extensions: x509.Extensions, index: in
                                 subject=f"certificate {index}")
 
 
+def _check_name_constraints(extensions: x509.Extensions, index: int) -> None:
+    # RFC 5280 6.1.4 (g): NameConstraints bind every name below the CA. This validator does
+    # not process them, so a path through a constrained CA is refused, critical or not.
+    if _ext(extensions, x509.NameConstraints) is not None:
+        raise VerificationError(Reason.NAME_CONSTRAINTS_UNSUPPORTED,
+                                f"{_where(index)} has NameConstraints, which this validator "
+                                "does not process", subject=f"certificate {index}")
+
+
 def _policies(extensions: x509.Extensions) -> list[x509.ObjectIdentifier]:
     cp = _ext(extensions, x509.CertificatePolicies)
     if cp is None:
@@ -501,6 +519,8 @@ def _validate(path: list[x509.Certificate], options: ValidationOptions) -> Valid
     at = options.when()
     all_extensions = [certificate_extensions(cert, i) for i, cert in enumerate(path)]
     for index, (cert, extensions) in enumerate(zip(path, all_extensions, strict=True)):
+        if index > 0:
+            _check_name_constraints(extensions, index)
         _check_critical(extensions, index)
         _check_time(cert, at, index)
         _check_algorithms(cert, index)
@@ -522,13 +542,21 @@ def _validate(path: list[x509.Certificate], options: ValidationOptions) -> Valid
                     subject="certificate 0")
             role = CertificateRole.ANY
     policies, kind = _check_end_entity(all_extensions[0], role, options)
+    root = pinned_root(path[-1])
+    if root is not None and role is not CertificateRole.ANY and root.purpose != role.value:
+        # J-LIS runs one root per purpose: an auth-policy certificate under the signature
+        # root (or the reverse) is not what its policy claims.
+        raise VerificationError(Reason.ROOT_PURPOSE_MISMATCH,
+                                f"the path ends in the J-LIS {root.purpose} root "
+                                f"({root.label}), which does not issue {role.value} "
+                                "certificates", subject=f"certificate {len(path) - 1}")
     return ValidatedPath(
         certificates=tuple(path),
         role=role,
         policies=tuple(p.dotted_string for p in policies),
         policy_kind=kind,
         validated_at=at,
-        jlis_root=pinned_root(path[-1]),
+        jlis_root=root,
     )
 
 
@@ -548,7 +576,31 @@ def validate_path(leaf: x509.Certificate, trust: TrustStore, *,
                                 f"{len(offered)} certificates offered; at most "
                                 f"{MAX_OFFERED_CERTIFICATES} are considered for a path",
                                 subject="certificates")
-    pool = list(trust.anchors_among(offered))
+    leaf = checked(leaf, what="the end-entity certificate", index=0)
+    # An offered certificate that does not parse cannot be part of a valid path: it is left
+    # out rather than allowed to fail later with a foreign exception.
+    offered = [c for c in offered if _parses(c)]
+    try:
+        return _validate_offered(leaf, trust, offered, options)
+    except FOREIGN_ERRORS:
+        # Belt and braces: a lazily parsed field that checked() did not reach.
+        raise VerificationError(Reason.MALFORMED_CERTIFICATE,
+                                "a certificate of the path does not parse",
+                                subject="certificates") from None
+
+
+def _parses(cert: x509.Certificate) -> bool:
+    try:
+        checked(cert)
+    except VerificationError:
+        return False
+    return True
+
+
+def _validate_offered(leaf: x509.Certificate, trust: TrustStore,
+                      offered: list[x509.Certificate],
+                      options: ValidationOptions) -> ValidatedPath:
+    pool = [c for c in trust.anchors_among(offered) if _parses(c)]
     pinned = {fingerprint(c) for c in pool}
     pool += [c for c in offered if fingerprint(c) not in pinned]
     paths, failure = _build_paths(leaf, pool, trust)
@@ -573,6 +625,7 @@ def check_anchor(cert: x509.Certificate, at: dt.datetime | None = None) -> None:
     the real J-LIS roots (the 2015 generation is expired after 2025-10-19).
     """
     when = ValidationOptions(at=at).when()
+    cert = checked(cert, what="the root", index=1)
     extensions = certificate_extensions(cert, 1)
     _check_critical(extensions, 1)
     _check_time(cert, when, 1)
