@@ -260,30 +260,53 @@ class CrlSource:
 
     @classmethod
     def load_config(cls, path: str | Path) -> CrlSource:
-        """A source from the JSON mapping file described above."""
+        """A source from the JSON mapping file described above (:class:`ParseError`, naming
+        the file and the entry, when it has another shape)."""
         config_path = Path(path)
         try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ParseError(f"{config_path}: cannot read the CRL mapping: {exc}") from exc
+            config = json.loads(config_path.read_bytes().decode("utf-8"))
+        except OSError as exc:
+            raise ParseError(f"cannot read the CRL mapping {config_path}: "
+                             f"{exc.strerror or exc}", reason="unreadable-file") from None
+        except (ValueError, RecursionError):
+            raise ParseError(f"{config_path}: the CRL mapping is not UTF-8 JSON",
+                             reason="malformed-crl-map") from None
+
+        def bad(message: str) -> ParseError:
+            return ParseError(f"{config_path}: {message}", reason="malformed-crl-map")
+
+        if not isinstance(config, dict):
+            raise bad("the CRL mapping must be a JSON object")
         base = config_path.parent
         source = cls()
-        if not isinstance(config, dict):
-            raise ParseError(f"{config_path}: the CRL mapping must be a JSON object")
-        for entry in config.get("distribution_points", []):
+        points = config.get("distribution_points", [])
+        if not isinstance(points, list):
+            raise bad('"distribution_points" must be a list')
+        for index, entry in enumerate(points):
+            where = f"distribution_points[{index}]"
+            if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+                raise bad(f'{where} must be an object with a "file" string')
             target = base / entry["file"]
             if "name" in entry:
+                if not isinstance(entry["name"], str):
+                    raise bad(f'{where}: "name" must be a string')
                 try:
                     name: DpKey = x509.Name.from_rfc4514_string(entry["name"])
-                except ValueError as exc:
-                    raise ParseError(f"{config_path}: bad DN {entry['name']!r}") from exc
+                except ValueError:
+                    raise bad(f"{where}: {entry['name']!r} is not an RFC 4514 DN") from None
             elif "uri" in entry:
-                name = str(entry["uri"])
+                if not isinstance(entry["uri"], str):
+                    raise bad(f'{where}: "uri" must be a string')
+                name = entry["uri"]
             else:
-                raise ParseError(f"{config_path}: a distribution point needs name or uri")
+                raise bad(f"{where}: a distribution point needs name or uri")
             source.map_distribution_point(name, target)
-        for item in [*config.get("files", []), *config.get("folders", [])]:
-            source.add_path(base / item)
+        for key in ("files", "folders"):
+            items = config.get(key, [])
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise bad(f'"{key}" must be a list of strings')
+            for item in items:
+                source.add_path(base / item)
         return source
 
     def _files(self, path: Path) -> list[Path]:
@@ -439,6 +462,32 @@ class CrlSource:
                                 f"revoked on {entry.revocation_date_utc.isoformat()}",
                                 Reason.REVOKED, crl.last_update_utc, crl.next_update_utc,
                                 entry.revocation_date_utc, reason)
+
+
+def preload(source: CrlSource) -> int:
+    """Read and parse every CRL file ``source`` names, now; returns how many CRLs.
+
+    Raises :class:`ParseError` naming the file that is missing, unreadable or not a CRL
+    (the CLI calls this, so that bad input is an input error, not a failed verification).
+    """
+    count = 0
+    paths = [p for paths in source.mapping.values() for p in paths]
+    for path in [*paths, *source.loose]:
+        if path.is_dir():
+            files = source._files(path)
+            if not files:
+                raise ParseError(f"{path}: the folder holds no .crl/.pem/.der file",
+                                 reason="unreadable-file")
+        else:
+            files = [path]
+        for item in files:
+            try:
+                data = item.read_bytes()
+            except OSError as exc:
+                raise ParseError(f"cannot read the CRL {item}: {exc.strerror or exc}",
+                                 reason="unreadable-file") from None
+            count += len(_load_crls(data, str(item)))
+    return count
 
 
 # --- OCSP ------------------------------------------------------------------------------------
