@@ -79,7 +79,9 @@ _PEM_RE = re.compile(rb"-----BEGIN (CMS|PKCS7)-----(.*?)-----END \1-----", re.DO
 #: Read size when hashing or copying content.
 CHUNK = 1 << 20
 #: An attached signature file larger than this is verified in place (:func:`verify_file`);
-#: smaller ones are read whole. The non-content part (certificates, SignerInfo) is bounded.
+#: smaller ones are read whole.
+INPLACE_THRESHOLD = 1 << 20
+#: Bound on the non-content part (certificates, SignerInfo) of a signature verified in place.
 MAX_STRUCTURE = 1 << 20
 _OID_SIGNED_DATA = bytes.fromhex("06092A864886F70D010702")
 
@@ -742,12 +744,13 @@ def verify_file(signature: str | Path | IO[bytes], trust: TrustStore, *,
                                     subject="signature")
         located: _Located | None = None
         head = b""
-        if size is not None and size > MAX_STRUCTURE:
+        if size is not None and size > INPLACE_THRESHOLD:
             base = stream.tell()
             head = _read_at(stream, base, 16)
             stream.seek(base)
             if not head.startswith(b"-----"):
                 located = _locate(_Offset(stream, base), size)
+                stream.seek(base)
         if located is None:
             data = stream.read(MAX_INPUT + 1)
             if len(data) > MAX_INPUT:
