@@ -328,7 +328,7 @@ class CrlSource:
         for path in dict.fromkeys(paths):  # unique, in order
             try:
                 crls = _load_crls(path.read_bytes(), str(path))
-            except (OSError, ParseError) as exc:
+            except (OSError, ValueError, ParseError) as exc:
                 errors.append(f"{path}: {exc}")
                 continue
             found += [(crl, str(path)) for crl in crls]
@@ -483,8 +483,9 @@ def preload(source: CrlSource) -> int:
         for item in files:
             try:
                 data = item.read_bytes()
-            except OSError as exc:
-                raise ParseError(f"cannot read the CRL {item}: {exc.strerror or exc}",
+            except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+                detail = exc.strerror if isinstance(exc, OSError) else "bad file name"
+                raise ParseError(f"cannot read the CRL {item!s}: {detail or exc}",
                                  reason="unreadable-file") from None
             count += len(_load_crls(data, str(item)))
     return count
