@@ -48,7 +48,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from mynaid.errors import ParseError
 from mynaid.trust.anchors import TrustStore
 from mynaid.trust.certs import FOREIGN_ERRORS, load_certificate
-from mynaid.trust.der import check_der, encode_header, read_header
+from mynaid.trust.der import CMS_OPAQUE, check_der, encode_header, read_header
 from mynaid.trust.errors import Reason, VerificationError
 from mynaid.trust.path import CertificateRole, ValidatedPath, ValidationOptions, validate_path
 from mynaid.trust.revocation import RevocationChecker, RevocationResult
@@ -291,7 +291,7 @@ class _SignerData:
 
 def _parse(data: bytes) -> _SignerData:
     der = _unarmour(data)
-    check_der(der, subject="signature")
+    check_der(der, subject="signature", opaque=CMS_OPAQUE)
     try:
         info = cms.ContentInfo.load(der, strict=True)
         if info["content_type"].native != "signed_data":
@@ -565,7 +565,6 @@ def _verify_checked(parsed: _SignerData, digest_of: Callable[[str], bytes],
     if parsed.signed_attrs_der is None:
         raise VerificationError(Reason.SIGNED_ATTRIBUTES_MISSING,
                                 "the signature has no signed attributes", subject="signature")
-    check_der(parsed.signed_attrs_der, subject="signed attributes")
     content_type = _single(parsed, "content_type")
     message_digest = _single(parsed, "message_digest")
     if content_type is None or message_digest is None:

@@ -64,7 +64,8 @@ class ImageSize:
 
 
 def _malformed(fmt: str, what: str) -> ImageFormatError:
-    return ImageFormatError(f"the {fmt} header is malformed ({what})", reason="malformed-image")
+    return ImageFormatError(f"cannot decode the image: the {fmt} header is malformed ({what})",
+                            reason="malformed-image")
 
 
 def _u16(data: bytes, pos: int, order: str = ">") -> int:
@@ -286,10 +287,10 @@ def image_size(data: bytes) -> ImageSize:
         if data[:1] == b"P" and data[1:2] in (b"1", b"2", b"3", b"4", b"5", b"6"):
             return _pnm(data)
     except (IndexError, struct.error):
-        raise ImageFormatError("the image header is truncated", reason="malformed-image") \
-            from None
-    raise ImageFormatError("not an image format whose size can be checked before decoding "
-                           "(PNG, JPEG, JPEG 2000, BMP, GIF, WebP, TIFF, PNM)")
+        raise ImageFormatError("cannot decode the image: its header is truncated",
+                               reason="malformed-image") from None
+    raise ImageFormatError("cannot decode the image: not a format whose size can be checked "
+                           "before decoding (PNG, JPEG, JPEG 2000, BMP, GIF, WebP, TIFF, PNM)")
 
 
 def check_image(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS,

@@ -37,13 +37,16 @@ FOREIGN_ERRORS: tuple[type[Exception], ...] = (
 
 
 def _force_name(name: x509.Name) -> None:
+    # cryptography decodes the whole Name (every attribute's string) on first access.
     for rdn in name.rdns:
         for attribute in rdn:
-            _ = attribute.oid.dotted_string
             _ = attribute.value
-    _ = name.rfc4514_string()
-    _ = name.public_bytes()
-    _ = hash(name)
+
+
+#: Certificates already checked, by object identity (the object is kept, so an id is not
+#: reused while it is in here). Bounded: a verifier sees the same few CA objects over again.
+_CHECKED: dict[int, x509.Certificate] = {}
+_CHECKED_MAX = 512
 
 
 def checked(cert: x509.Certificate, *, what: str = "the certificate",
@@ -53,6 +56,8 @@ def checked(cert: x509.Certificate, *, what: str = "the certificate",
     Raises :class:`VerificationError` (``malformed-certificate``, or ``malformed-san`` when
     only the SubjectAltName is broken) naming ``what``.
     """
+    if _CHECKED.get(id(cert)) is cert:
+        return cert
     subject = f"certificate {index}"
     try:
         _ = cert.version
@@ -92,6 +97,9 @@ def checked(cert: x509.Certificate, *, what: str = "the certificate",
         raise VerificationError(Reason.MALFORMED_CERTIFICATE,
                                 f"the extensions of {what} do not parse ({_kind(exc)})",
                                 subject=subject) from None
+    if len(_CHECKED) >= _CHECKED_MAX:
+        _CHECKED.pop(next(iter(_CHECKED)))
+    _CHECKED[id(cert)] = cert
     return cert
 
 

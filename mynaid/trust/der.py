@@ -93,19 +93,32 @@ def read_header(buf: bytes | bytearray | memoryview, pos: int, end: int, *,
     return Header(first, bool(first & 0x20), p - pos, length)
 
 
+#: In a CMS ContentInfo, the SignedData's certificates [0]: each certificate's header is
+#: checked, its inside is left to ``cryptography``, whose DER parser is strict already.
+CMS_OPAQUE = frozenset({(0x30, 0xA0, 0x30, 0xA0)})
+
+
 def check_der(buf: bytes | bytearray | memoryview, *, start: int = 0, end: int | None = None,
-              subject: str = "signature", single: bool = True) -> None:
+              subject: str = "signature", single: bool = True,
+              opaque: frozenset[tuple[int, ...]] = frozenset()) -> None:
     """Check that ``buf[start:end]`` is DER-length-clean: one TLV (``single``) with no
-    trailing bytes, every constructed encoding inside walked the same way."""
+    trailing bytes, every constructed encoding inside walked the same way.
+
+    ``opaque`` names containers by the tags from the top (e.g. :data:`CMS_OPAQUE`) whose
+    children are checked at header level only.
+    """
     stop = len(buf) if end is None else end
     # Iterative walk: (position, end of the enclosing container), depth from the stack size.
     stack: list[int] = [stop]
+    tags: list[int] = []
     pos = start
     top_level = 0
     while stack:
         limit = stack[-1]
         if pos == limit:
             stack.pop()
+            if tags:
+                tags.pop()
             continue
         if len(stack) > MAX_DEPTH:
             raise _malformed(f"nested deeper than {MAX_DEPTH} levels", subject)
@@ -115,8 +128,9 @@ def check_der(buf: bytes | bytearray | memoryview, *, start: int = 0, end: int |
             if single and top_level > 1:
                 raise _malformed("trailing bytes after the structure", subject)
         content = pos + header.header_length
-        if header.constructed:
+        if header.constructed and not (opaque and tuple(tags) in opaque):
             stack.append(content + header.length)
+            tags.append(header.tag)
             pos = content
         else:
             pos = content + header.length

@@ -242,6 +242,22 @@ def _safe_extensions(cert: x509.Certificate) -> x509.Extensions | None:
         return None
 
 
+_FINGERPRINTS: dict[int, tuple[x509.Certificate, bytes]] = {}
+
+
+def _fingerprint(cert: x509.Certificate) -> bytes:
+    """:func:`fingerprint`, remembered per object (a path search asks for the same few
+    certificates' fingerprints dozens of times)."""
+    hit = _FINGERPRINTS.get(id(cert))
+    if hit is not None and hit[0] is cert:
+        return hit[1]
+    value = fingerprint(cert)
+    if len(_FINGERPRINTS) >= 512:
+        _FINGERPRINTS.pop(next(iter(_FINGERPRINTS)))
+    _FINGERPRINTS[id(cert)] = (cert, value)
+    return value
+
+
 def _is_self_issued(cert: x509.Certificate) -> bool:
     return cert.subject == cert.issuer
 
@@ -308,7 +324,7 @@ def _build_paths(leaf: x509.Certificate, pool: Sequence[x509.Certificate],
     budget = [MAX_SIGNATURE_CHECKS]
 
     def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-        key = (fingerprint(cert), fingerprint(issuer))
+        key = (_fingerprint(cert), _fingerprint(issuer))
         if key not in signed:
             if budget[0] <= 0:
                 return False
@@ -338,9 +354,9 @@ def _build_paths(leaf: x509.Certificate, pool: Sequence[x509.Certificate],
             note(Reason.PATH_TOO_LONG, f"no anchor within {MAX_PATH_LENGTH} certificates",
                  index)
             return
-        in_chain = {fingerprint(c) for c in chain}
+        in_chain = {_fingerprint(c) for c in chain}
         candidates = [c for c in issuer_candidates(current, pool)
-                      if fingerprint(c) not in in_chain]
+                      if _fingerprint(c) not in in_chain]
         if not candidates:
             note(Reason.UNKNOWN_ISSUER,
                  f"no certificate of the issuer {current.issuer.rfc4514_string()} of "
@@ -601,8 +617,8 @@ def _validate_offered(leaf: x509.Certificate, trust: TrustStore,
                       offered: list[x509.Certificate],
                       options: ValidationOptions) -> ValidatedPath:
     pool = [c for c in trust.anchors_among(offered) if _parses(c)]
-    pinned = {fingerprint(c) for c in pool}
-    pool += [c for c in offered if fingerprint(c) not in pinned]
+    pinned = {_fingerprint(c) for c in pool}
+    pool += [c for c in offered if _fingerprint(c) not in pinned]
     paths, failure = _build_paths(leaf, pool, trust)
     if not paths:
         assert failure is not None  # a walk with no path always notes why
