@@ -473,6 +473,14 @@ def _single(parsed: _SignerData, name: str) -> Any:
     return values[0]
 
 
+def _key_kind(key: object) -> str:
+    if isinstance(key, rsa.RSAPublicKey):
+        return "an RSA"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "an EC"
+    return "this kind of"
+
+
 def _check_signature(cert: x509.Certificate, parsed: _SignerData, data: bytes,
                      algorithm: hashes.HashAlgorithm) -> None:
     key = cert.public_key()
@@ -490,8 +498,8 @@ def _check_signature(cert: x509.Certificate, parsed: _SignerData, data: bytes,
             key.verify(parsed.signature, data, ec.ECDSA(algorithm))
         else:
             raise VerificationError(Reason.UNSUPPORTED_ALGORITHM,
-                                    f"signature algorithm {parsed.signature_algorithm} with a "
-                                    f"{type(key).__name__} is not supported",
+                                    f"signature algorithm {parsed.signature_algorithm} with "
+                                    f"{_key_kind(key)} key is not supported",
                                     subject="signature")
     except InvalidSignature:
         raise VerificationError(Reason.BAD_SIGNATURE,

@@ -595,7 +595,7 @@ def http_post(url: str, body: bytes, timeout: float) -> bytes:
         if expired.is_set():
             raise TimeoutError(f"the OCSP exchange took longer than {timeout:g} s") from None
         if isinstance(exc, http.client.HTTPException):
-            raise OSError(f"bad HTTP answer ({type(exc).__name__})") from None
+            raise OSError("not a valid HTTP answer") from None
         raise
     finally:
         if watchdog is not None:

@@ -146,8 +146,8 @@ def _utf8(value: bytes, field: str) -> str:
     try:
         parsed = core.UTF8String.load(value, strict=True)
         text = parsed.native
-    except (ValueError, TypeError) as exc:
-        raise _malformed(f"the {field} otherName is not a DER UTF8String") from exc
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError):
+        raise _malformed(f"the {field} otherName is not a DER UTF8String") from None
     if not isinstance(text, str):
         raise _malformed(f"the {field} otherName is not a UTF8String")
     return text
