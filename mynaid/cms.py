@@ -212,6 +212,46 @@ def _copy(source: IO[bytes], output: IO[bytes], length: int) -> None:
         remaining -= len(chunk)
 
 
+def _write_pem(output: IO[bytes], prefix: bytes, source: IO[bytes] | None, length: int,
+               suffix: bytes) -> int:
+    """Write PEM armour of prefix + content + suffix, base64 in 64-character lines, in
+    chunks (48 input bytes make one line)."""
+    written = 0
+    pending = b""
+
+    def lines(data: bytes, final: bool) -> bytes:
+        whole = len(data) - len(data) % 48 if not final else len(data)
+        encoded = base64.b64encode(data[:whole])
+        body = b"\n".join(encoded[i:i + 64] for i in range(0, len(encoded), 64))
+        return body + b"\n" if body else b""
+
+    def feed(data: bytes, final: bool = False) -> None:
+        nonlocal pending, written
+        pending += data
+        cut = len(pending) if final else len(pending) - len(pending) % 48
+        chunk = lines(pending[:cut], final)
+        pending = pending[cut:]
+        output.write(chunk)
+        written += len(chunk)
+
+    head = b"-----BEGIN CMS-----\n"
+    output.write(head)
+    written += len(head)
+    feed(prefix)
+    remaining = length
+    while source is not None and remaining > 0:
+        chunk = source.read(min(CHUNK, remaining))
+        if not chunk:
+            raise ParseError("the content changed size while it was signed",
+                             reason="content-truncated")
+        feed(chunk)
+        remaining -= len(chunk)
+    feed(suffix, final=True)
+    tail = b"-----END CMS-----\n"
+    output.write(tail)
+    return written + len(tail)
+
+
 def sign_file(source: IO[bytes], output: IO[bytes], key: rsa.RSAPrivateKey,
               certificate: x509.Certificate, *, digest: str = "sha256",
               detached: bool = False, chain: Iterable[x509.Certificate] = (),
@@ -220,8 +260,8 @@ def sign_file(source: IO[bytes], output: IO[bytes], key: rsa.RSAPrivateKey,
 
     The content is hashed in chunks; an attached signature copies it into ``output`` in a
     second pass (``source`` must then be seekable), so memory does not grow with the content.
-    ``pem`` armours the output (the DER is then built in memory: use it for detached
-    signatures or small content). The output equals :func:`sign`'s for the same input.
+    ``pem`` armours the output (streamed too). The output equals :func:`sign`'s (or
+    :func:`to_pem` of it) for the same input.
     """
     if digest not in DIGESTS:
         raise ValueError(f"digest must be one of {', '.join(DIGESTS)}")
@@ -233,13 +273,10 @@ def sign_file(source: IO[bytes], output: IO[bytes], key: rsa.RSAPrivateKey,
     parts = _signed_data_parts(message_digest, key, certificate, digest, chain, signing_time)
     prefix, suffix = _envelope(*parts, length)
     if pem:
-        body = prefix
         if length is not None:
             source.seek(start)
-            body += source.read(length)
-        armoured = to_pem(body + suffix)
-        output.write(armoured)
-        return len(armoured)
+        return _write_pem(output, prefix, source if length is not None else None,
+                          length or 0, suffix)
     output.write(prefix)
     if length is not None:
         source.seek(start)
@@ -337,10 +374,14 @@ def _parse(data: bytes) -> _SignerData:
                     raise _malformed(f"the signed attribute {name} appears twice")
                 attributes[name] = list(attr["values"].native)
         sig_alg = si["signature_algorithm"]
-        try:
-            signature_hash: str | None = sig_alg.hash_algo
-        except ValueError:
-            signature_hash = None
+        signature_hash: str | None = None
+        if sig_alg["algorithm"].native not in ("rsassa_pkcs1v15", "ecdsa"):
+            # Only the combined OIDs (sha256_rsa, sha256_ecdsa, ...) name a hash; asking the
+            # plain ones raises, which is slow.
+            try:
+                signature_hash = sig_alg.hash_algo
+            except ValueError:
+                signature_hash = None
         sid = si["sid"]
         if sid.name == "issuer_and_serial_number":
             sid_key: tuple[str, Any, Any] = ("issuer", sid.chosen["issuer"],

@@ -150,8 +150,13 @@ def test_sign_file_equals_sign(signer: tuple[object, object], detached: bool) ->
     output = io.BytesIO()
     cms.sign_file(io.BytesIO(content), output, key, cert, detached=detached,  # type: ignore[arg-type]
                   signing_time=when)
-    assert output.getvalue() == cms.sign(content, key, cert, detached=detached,  # type: ignore[arg-type]
-                                         signing_time=when)
+    der = cms.sign(content, key, cert, detached=detached,  # type: ignore[arg-type]
+                   signing_time=when)
+    assert output.getvalue() == der
+    armoured = io.BytesIO()
+    cms.sign_file(io.BytesIO(content), armoured, key, cert, detached=detached,  # type: ignore[arg-type]
+                  signing_time=when, pem=True)
+    assert armoured.getvalue() == cms.to_pem(der)
 
 
 def test_verify_file_in_place(signer: tuple[object, object], tmp_path: Path,
