@@ -12,6 +12,8 @@ failure to :class:`~mynaid.trust.errors.VerificationError` (``malformed-certific
 
 from __future__ import annotations
 
+import threading
+
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
@@ -47,6 +49,7 @@ def _force_name(name: x509.Name) -> None:
 #: reused while it is in here). Bounded: a verifier sees the same few CA objects over again.
 _CHECKED: dict[int, x509.Certificate] = {}
 _CHECKED_MAX = 512
+_LOCK = threading.Lock()
 
 
 def checked(cert: x509.Certificate, *, what: str = "the certificate",
@@ -97,9 +100,10 @@ def checked(cert: x509.Certificate, *, what: str = "the certificate",
         raise VerificationError(Reason.MALFORMED_CERTIFICATE,
                                 f"the extensions of {what} do not parse ({_kind(exc)})",
                                 subject=subject) from None
-    if len(_CHECKED) >= _CHECKED_MAX:
-        _CHECKED.pop(next(iter(_CHECKED)))
-    _CHECKED[id(cert)] = cert
+    with _LOCK:  # verifiers run in threads (the relying-party service)
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.pop(next(iter(_CHECKED)))
+        _CHECKED[id(cert)] = cert
     return cert
 
 

@@ -122,18 +122,28 @@ def check_der(buf: bytes | bytearray | memoryview, *, start: int = 0, end: int |
             continue
         if len(stack) > MAX_DEPTH:
             raise _malformed(f"nested deeper than {MAX_DEPTH} levels", subject)
-        header = read_header(buf, pos, limit, subject=subject)
+        first = buf[pos]
+        if first & 0x1F == 0x1F or pos + 1 >= limit or buf[pos + 1] >= 0x80:
+            # High tag numbers and long lengths: the full reader (rare in CMS bodies except
+            # for long lengths, and it checks minimality).
+            header = read_header(buf, pos, limit, subject=subject)
+            constructed, hlen, length = header.constructed, header.header_length, header.length
+        else:
+            constructed, hlen, length = bool(first & 0x20), 2, buf[pos + 1]
+            if pos + 2 + length > limit:
+                raise _malformed("truncated: a length runs past the end of its container",
+                                 subject)
         if len(stack) == 1:
             top_level += 1
             if single and top_level > 1:
                 raise _malformed("trailing bytes after the structure", subject)
-        content = pos + header.header_length
-        if header.constructed and not (opaque and tuple(tags) in opaque):
-            stack.append(content + header.length)
-            tags.append(header.tag)
+        content = pos + hlen
+        if constructed and not (opaque and tuple(tags) in opaque):
+            stack.append(content + length)
+            tags.append(first)
             pos = content
         else:
-            pos = content + header.length
+            pos = content + length
 
 
 def encode_header(tag: int, length: int) -> bytes:

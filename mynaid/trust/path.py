@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -243,6 +244,7 @@ def _safe_extensions(cert: x509.Certificate) -> x509.Extensions | None:
 
 
 _FINGERPRINTS: dict[int, tuple[x509.Certificate, bytes]] = {}
+_FINGERPRINT_LOCK = threading.Lock()
 
 
 def _fingerprint(cert: x509.Certificate) -> bytes:
@@ -252,9 +254,10 @@ def _fingerprint(cert: x509.Certificate) -> bytes:
     if hit is not None and hit[0] is cert:
         return hit[1]
     value = fingerprint(cert)
-    if len(_FINGERPRINTS) >= 512:
-        _FINGERPRINTS.pop(next(iter(_FINGERPRINTS)))
-    _FINGERPRINTS[id(cert)] = (cert, value)
+    with _FINGERPRINT_LOCK:  # verifiers run in threads (the relying-party service)
+        if len(_FINGERPRINTS) >= 512:
+            _FINGERPRINTS.pop(next(iter(_FINGERPRINTS)))
+        _FINGERPRINTS[id(cert)] = (cert, value)
     return value
 
 
