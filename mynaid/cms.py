@@ -464,39 +464,45 @@ class CmsVerification:
         }
 
 
-def _names_equal(a: a509.Name, b: a509.Name) -> bool:
-    if a.dump() == b.dump():
+def _names_equal(wanted: a509.Name, cert: x509.Certificate) -> bool:
+    if wanted.dump() == cert.issuer.public_bytes():
         return True
     try:
-        # asn1crypto's comparison normalises strings (RFC 5280 7.1); hostile bytes in a
-        # string that is not in its declared encoding make it raise instead.
-        return bool(a == b)
+        # Another encoding of the same name (e.g. PrintableString vs UTF8String): asn1crypto
+        # compares normalised strings (RFC 5280 7.1); hostile bytes in a string that is not
+        # in its declared encoding make it raise instead.
+        return bool(a509.Name.load(cert.issuer.public_bytes()) == wanted)
     except FOREIGN_ERRORS:
         return False
+
+
+def _key_identifier(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return None
 
 
 def _signer_certificates(parsed: _SignerData,
                          extra: Sequence[x509.Certificate]) -> list[x509.Certificate]:
     """Every available certificate that matches the signer identifier, embedded first."""
-    pool = list(zip(parsed.asn1_certificates, parsed.certificates, strict=True))
-    pool += [(_asn1_cert(c), c) for c in extra]
+    pool = [*parsed.certificates, *extra]
     if not pool:
         raise VerificationError(Reason.SIGNER_CERT_MISSING,
                                 "the signature carries no certificate and none was given",
                                 subject="signature")
     kind, wanted, serial = parsed.sid
     matches: list[x509.Certificate] = []
-    for asn1_cert, cert in pool:
+    for cert in pool:
         try:
             if kind == "issuer":
-                hit = (asn1_cert.serial_number == serial
-                       and _names_equal(asn1_cert.issuer, wanted))
+                hit = cert.serial_number == serial and _names_equal(wanted, cert)
             else:
-                ski = asn1_cert.key_identifier
+                ski = _key_identifier(cert)
                 hit = ski is not None and ski == wanted
         except FOREIGN_ERRORS:
             hit = False
-        if hit and cert not in matches:
+        if hit and all(cert is not m for m in matches):
             matches.append(cert)
     if not matches:
         raise VerificationError(Reason.SIGNER_CERT_MISMATCH,

@@ -410,11 +410,13 @@ def _card(which: str) -> Callable[[Corpus, random.Random], None]:
             session.read_certificate(rng.choice((CertificateSlot.AUTH,
                                                  CertificateSlot.AUTH_CA)))
         elif which == "text":
-            TextSession(protocol).read("5678")
+            text = TextSession(protocol).read("5678")
+            text.integrity()  # the issuer signature over what the hostile card answered
         else:
             from mynaid import photo
 
             data = VisualSession(protocol).read("123456789018", "pin-a")
+            data.integrity()
             face = getattr(data, "face", None)
             raw = getattr(face, "photo", None)
             if isinstance(raw, bytes) and rng.random() < 0.2:
