@@ -205,3 +205,23 @@ def test_verify_file_truncated_and_non_der(signer: tuple[object, object], tmp_pa
     with pytest.raises(VerificationError) as info:
         cms.verify_file(tmp_path / "n.p7s", trust())
     assert info.value.reason is Reason.NOT_DER
+
+
+def test_ocsp_options_are_checked(run: CliRunner, files: Path) -> None:
+    out = _sign(run, files)
+    assert run("verify", str(out), "--trust", str(PKI_DIR), "--require-nonce").code == 2
+    assert run("verify", str(out), "--trust", str(PKI_DIR), "--ocsp", "http://127.0.0.1:9/",
+               "--ocsp-timeout", "0").code == 2
+    assert run("verify", str(out), "--trust", str(PKI_DIR), "--crl-max-age", "-1").code == 2
+
+
+def test_hostile_signature_through_the_cli(run: CliRunner, files: Path,
+                                           signer: tuple[object, object]) -> None:
+    der = cms.sign(CONTENT, *signer)  # type: ignore[arg-type]
+    at = der.find(b"\xa0\x03\x02\x01\x02")
+    mutant = der[:at] + b"\xa0\x03\x02\x01\x05" + der[at + 5:]  # certificate version 6
+    (files / "bad.p7s").write_bytes(mutant)
+    result = run("--json", "verify", str(files / "bad.p7s"), "--trust", str(PKI_DIR))
+    assert result.code == 6
+    assert json.loads(result.out)["reason"] == "malformed-certificate"
+    assert "Traceback" not in result.err and "InvalidVersion" not in result.err
