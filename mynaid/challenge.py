@@ -289,12 +289,12 @@ class ChallengeVerifier:
                                     "the response was made for another verifier context",
                                     subject="challenge")
         self.consume(response.nonce, now)
-        from mynaid.trust.certs import FOREIGN_ERRORS, checked
+        from mynaid.trust.certs import ASN1_ERRORS, checked
 
         checked(response.certificate, what="the auth certificate")
         try:
             return self._verify(response, now)
-        except FOREIGN_ERRORS:
+        except ASN1_ERRORS:
             raise VerificationError(Reason.MALFORMED, "the challenge response does not parse",
                                     subject="response") from None
 

@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from mynaid.errors import ParseError
 from mynaid.trust.anchors import TrustStore
-from mynaid.trust.certs import FOREIGN_ERRORS, load_certificate
+from mynaid.trust.certs import ASN1_ERRORS, FOREIGN_ERRORS, load_certificate
 from mynaid.trust.der import CMS_OPAQUE, check_der, encode_header, read_header
 from mynaid.trust.errors import Reason, VerificationError
 from mynaid.trust.path import CertificateRole, ValidatedPath, ValidationOptions, validate_path
@@ -409,7 +409,7 @@ def _parse(data: bytes) -> _SignerData:
         )
     except VerificationError:
         raise
-    except FOREIGN_ERRORS:
+    except ASN1_ERRORS:
         # asn1crypto parses lazily, so truncation or a wrong tag surfaces on first access.
         raise _malformed("not a DER CMS SignedData (bad structure)") from None
 
@@ -472,7 +472,7 @@ def _names_equal(wanted: a509.Name, cert: x509.Certificate) -> bool:
         # compares normalised strings (RFC 5280 7.1); hostile bytes in a string that is not
         # in its declared encoding make it raise instead.
         return bool(a509.Name.load(cert.issuer.public_bytes()) == wanted)
-    except FOREIGN_ERRORS:
+    except ASN1_ERRORS:
         return False
 
 
@@ -594,7 +594,7 @@ def _verify_parsed(parsed: _SignerData, digest_of: Callable[[str], bytes], trust
     try:
         return _verify_checked(parsed, digest_of, trust, options, extra_certificates,
                                revocation, required_role, content, content_length, detached)
-    except FOREIGN_ERRORS:
+    except ASN1_ERRORS:
         # Belt and braces: everything used is parsed in _parse and load_certificate, so this
         # is a structure that slipped through; it is still hostile input, not a crash.
         raise _malformed("the signature does not parse (bad structure)") from None

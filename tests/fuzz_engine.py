@@ -485,8 +485,12 @@ def run(iterations: int, seed: int = 0, targets: list[str] | None = None,
                     counts.accepted += 1
                     if verdict is False:
                         counts.forgeries += 1
-                except Hang:
+                except Hang as exc:
                     counts.hangs += 1
+                    if examples is not None:
+                        # Where the case was when its time ran out.
+                        examples[f"hang in {name} case {counts.cases}"] = \
+                            traceback.format_exception(exc)[-8:]
                 except MynaidError as exc:
                     signal.setitimer(signal.ITIMER_REAL, 0)
                     counts.typed += 1

@@ -20,7 +20,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from mynaid.errors import ParseError
 from mynaid.trust.errors import Reason, VerificationError
 
-__all__ = ["FOREIGN_ERRORS", "checked", "load_certificate", "load_certificates_checked"]
+__all__ = ["ASN1_ERRORS", "FOREIGN_ERRORS", "checked", "load_certificate",
+           "load_certificates_checked"]
 
 #: What ``cryptography`` and ``asn1crypto`` raise on malformed input. Code that handles
 #: hostile data catches exactly these and turns them into a typed mynaid error.
@@ -35,6 +36,9 @@ FOREIGN_ERRORS: tuple[type[Exception], ...] = (
     x509.DuplicateExtension,
     x509.UnsupportedGeneralNameType,
 )
+#: Around asn1crypto: on hostile input it can also fail inside its own code with an
+#: AttributeError (a child of an unexpected type), which is still a parse failure.
+ASN1_ERRORS: tuple[type[Exception], ...] = (*FOREIGN_ERRORS, AttributeError)
 
 
 

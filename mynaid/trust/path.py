@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from mynaid.trust.anchors import PinnedRoot, TrustStore, fingerprint, pinned_root
-from mynaid.trust.certs import FOREIGN_ERRORS, checked
+from mynaid.trust.certs import ASN1_ERRORS, FOREIGN_ERRORS, checked
 from mynaid.trust.errors import Reason, VerificationError
 
 __all__ = [
@@ -197,25 +197,31 @@ def _find_malformed_extension(cert: x509.Certificate) -> str | None:
     from asn1crypto import x509 as a509  # deferred: only needed on this error path
     from cryptography.hazmat.primitives import serialization
 
+    # A diagnosis only: asn1crypto can fail on hostile input in ways beyond its documented
+    # ValueError (an AttributeError from a mis-tagged child), so any failure here counts as
+    # "this extension is broken", never as a crash.
     try:
         parsed = a509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-        extensions = parsed["tbs_certificate"]["extensions"]
-    except (ValueError, TypeError):
+        extensions = list(parsed["tbs_certificate"]["extensions"])
+    except Exception:
         return None
     for ext in extensions:
-        oid = ext["extn_id"].dotted
+        try:
+            oid = ext["extn_id"].dotted
+        except Exception:
+            return None
         try:
             _ = ext["extn_value"].parsed.native
-        except (ValueError, TypeError, KeyError):
+        except Exception:
             return str(oid)
         if oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME.dotted_string:
             # asn1crypto leaves otherName values unparsed; cryptography checks them.
-            for general_name in ext["extn_value"].parsed:
-                if general_name.name == "other_name":
-                    try:
+            try:
+                for general_name in ext["extn_value"].parsed:
+                    if general_name.name == "other_name":
                         _ = general_name.chosen["value"].native
-                    except (ValueError, TypeError, KeyError):
-                        return str(oid)
+            except Exception:
+                return str(oid)
     # asn1crypto accepted what cryptography refused: the culprit stays unnamed.
     return None
 
@@ -601,7 +607,7 @@ def validate_path(leaf: x509.Certificate, trust: TrustStore, *,
     offered = [c for c in offered if _parses(c)]
     try:
         return _validate_offered(leaf, trust, offered, options)
-    except FOREIGN_ERRORS:
+    except ASN1_ERRORS:
         # Belt and braces: a lazily parsed field that checked() did not reach.
         raise VerificationError(Reason.MALFORMED_CERTIFICATE,
                                 "a certificate of the path does not parse",

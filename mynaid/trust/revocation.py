@@ -44,7 +44,7 @@ from cryptography.x509.oid import (
 )
 
 from mynaid.errors import ParseError
-from mynaid.trust.certs import FOREIGN_ERRORS
+from mynaid.trust.certs import ASN1_ERRORS
 from mynaid.trust.errors import Reason, VerificationError
 from mynaid.trust.path import ACCEPTED_HASHES, KNOWN_EXTENSIONS
 
@@ -215,7 +215,7 @@ def _load_crls(data: bytes, source: str) -> list[x509.CertificateRevocationList]
             _ = (crl.issuer.rfc4514_string(), crl.last_update_utc, crl.next_update_utc,
                  crl.signature, crl.tbs_certlist_bytes, list(crl.extensions))
         return crls
-    except FOREIGN_ERRORS:
+    except ASN1_ERRORS:
         raise ParseError(f"{source}: not a PEM or DER CRL", reason="malformed-crl") from None
 
 
@@ -341,7 +341,7 @@ class CrlSource:
         when = _aware(at)
         try:
             return self._check(cert, issuer, when)
-        except FOREIGN_ERRORS:
+        except ASN1_ERRORS:
             return RevocationResult(RevocationStatus.INDETERMINATE, "crl",
                                     "a CRL or the certificate does not parse",
                                     Reason.MALFORMED)
@@ -359,7 +359,7 @@ class CrlSource:
         for crl, origin in candidates:
             try:
                 verdict = self._one(crl, cert, issuer, when)
-            except FOREIGN_ERRORS:
+            except ASN1_ERRORS:
                 errors.append(f"{origin}: the CRL does not parse")
                 continue
             if verdict == "bad-signature":
@@ -689,14 +689,14 @@ class OcspChecker:
         try:
             response = ocsp.load_der_ocsp_response(raw)
             status = response.response_status
-        except FOREIGN_ERRORS:
+        except ASN1_ERRORS:
             return self._fail(Reason.MALFORMED, "the OCSP response is not valid DER")
         if status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
             return self._fail(Reason.OCSP_ERROR_RESPONSE,
                               f"the responder answered {status.name}")
         try:
             return self._validate(response, cert, issuer, nonce, when, current)
-        except FOREIGN_ERRORS:  # lazily parsed parts of the response
+        except ASN1_ERRORS:  # lazily parsed parts of the response
             return self._fail(Reason.MALFORMED, "the OCSP response does not parse")
 
     @staticmethod
@@ -746,7 +746,7 @@ class OcspChecker:
             eku = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         except (InvalidSignature, x509.ExtensionNotFound):
             return False
-        except FOREIGN_ERRORS:
+        except ASN1_ERRORS:
             return False
         if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
             return False
