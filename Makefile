@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test system-deps lint typecheck bench vectors clean
+.PHONY: demo test system-deps lint typecheck bench fuzz vectors clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench: $(VENV)/.test
 	$(BIN)/python benchmarks/bench_sign.py
 	$(BIN)/python benchmarks/bench_face.py
 	$(BIN)/python benchmarks/bench_kiosk.py
+	$(BIN)/python benchmarks/bench_cms_stream.py
+
+# The mutation fuzzer's long mode (the suite runs a few dozen cases per target).
+fuzz: $(VENV)/.test
+	$(BIN)/python benchmarks/fuzz.py --iterations 2000
 
 vectors: $(VENV)/.demo
 	$(BIN)/python vectors/make_vectors.py
