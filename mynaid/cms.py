@@ -433,6 +433,8 @@ class CmsVerification:
     content_length: int = -1
     #: Where the content lies in the signature file (attached, verified in place).
     content_offset: int | None = None
+    #: The verified messageDigest (``digest_algorithm`` over the content).
+    content_digest: bytes = field(default=b"", repr=False)
 
     @property
     def role(self) -> CertificateRole:
@@ -677,6 +679,7 @@ def _verify_checked(parsed: _SignerData, digest_of: Callable[[str], bytes],
         detached=detached,
         revocation=results,
         content_length=content_length,
+        content_digest=message_digest,
     )
 
 
@@ -894,18 +897,46 @@ class _Offset:
 
 
 def copy_content(signature: str | Path | IO[bytes], result: CmsVerification,
-                 output: IO[bytes]) -> None:
-    """Write the verified content to ``output`` (from memory, or from the signature file
-    where :func:`verify_file` found it)."""
+                 output: IO[bytes], *, content: str | Path | IO[bytes] | None = None) -> None:
+    """Write the verified content to ``output``: from memory, from the signature file where
+    :func:`verify_file` found it, or (detached) from ``content``.
+
+    What is copied is hashed again on the way: if the file changed after it was verified,
+    :class:`VerificationError` (``message-digest-mismatch``) is raised and the caller must
+    discard ``output``.
+    """
     if result.content is not None:
         output.write(result.content)
         return
-    if result.content_offset is None:
-        raise ValueError("the content of a detached signature is the caller's own file")
-    stream, owned = _open(signature)
+    if result.detached:
+        if content is None:
+            raise ValueError("the content of a detached signature is the caller's own file")
+        source, offset, length = content, None, None
+    else:
+        if result.content_offset is None:
+            raise ValueError("no content offset: verify with verify_file")
+        source, offset, length = signature, result.content_offset, result.content_length
+    stream, owned = _open(source)
     try:
-        stream.seek(result.content_offset)
-        _copy(stream, output, result.content_length)
+        if offset is not None:
+            stream.seek(offset)
+        hasher = hashlib.new(result.digest_algorithm)
+        remaining = length
+        while remaining is None or remaining > 0:
+            chunk = stream.read(CHUNK if remaining is None else min(CHUNK, remaining))
+            if not chunk:
+                if remaining:
+                    raise ParseError("the content ended early (file truncated)",
+                                     reason="content-truncated")
+                break
+            hasher.update(chunk)
+            output.write(chunk)
+            if remaining is not None:
+                remaining -= len(chunk)
     finally:
         if owned:
             stream.close()
+    if result.content_digest and hasher.digest() != result.content_digest:
+        raise VerificationError(Reason.MESSAGE_DIGEST_MISMATCH,
+                                "the content changed after it was verified",
+                                subject="signature")

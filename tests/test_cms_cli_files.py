@@ -172,6 +172,14 @@ def test_verify_file_in_place(signer: tuple[object, object], tmp_path: Path,
     copied = io.BytesIO()
     cms.copy_content(sig, result, copied)
     assert copied.getvalue() == content
+    # The file changes between verification and copy: the copy is refused.
+    changed = bytearray(sig.read_bytes())
+    assert result.content_offset is not None
+    changed[result.content_offset] ^= 1
+    (tmp_path / "b.p7s").write_bytes(bytes(changed))
+    with pytest.raises(VerificationError) as swapped:
+        cms.copy_content(tmp_path / "b.p7s", result, io.BytesIO())
+    assert swapped.value.reason is Reason.MESSAGE_DIGEST_MISMATCH
     # A changed content byte in the file: the digest fails.
     raw = bytearray(sig.read_bytes())
     assert result.content_offset is not None
@@ -184,7 +192,11 @@ def test_verify_file_in_place(signer: tuple[object, object], tmp_path: Path,
     det = tmp_path / "d.p7s"
     det.write_bytes(cms.sign(content, key, cert, detached=True))  # type: ignore[arg-type]
     (tmp_path / "c.bin").write_bytes(content)
-    assert cms.verify_file(det, trust(), content=tmp_path / "c.bin").detached
+    detached = cms.verify_file(det, trust(), content=tmp_path / "c.bin")
+    assert detached.detached and detached.content is None
+    copied = io.BytesIO()
+    cms.copy_content(det, detached, copied, content=tmp_path / "c.bin")
+    assert copied.getvalue() == content
     (tmp_path / "c.bin").write_bytes(content + b"x")
     with pytest.raises(VerificationError) as info:
         cms.verify_file(det, trust(), content=tmp_path / "c.bin")

@@ -341,14 +341,12 @@ def verify_command(settings: Settings, signature: Path, content: Path | None,
             _fail_json(settings, exc)
             raise
         if out is not None:
-            if result.detached:
-                assert content is not None
-                with _open_input(content, "content") as again:
-                    import shutil
-
-                    shutil.copyfileobj(again, out.stream, cms.CHUNK)
-            else:
-                cms.copy_content(sig_stream, result, out.stream)
+            # Hashed again while copied: a file changed since it was verified is refused.
+            try:
+                cms.copy_content(sig_stream, result, out.stream, content=content)
+            except VerificationError as exc:
+                _fail_json(settings, exc)
+                raise
             out.commit()
     except BaseException:
         if out is not None:
