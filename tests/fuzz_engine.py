@@ -249,11 +249,27 @@ def _p7s(corpus: Corpus, rng: random.Random) -> bool | None:
     data = mutate(seed, rng)
     detached = seed is corpus.p7s[2]
     content = CONTENT if detached or rng.random() < 0.1 else None
-    if rng.random() < 0.5:
+    choice = rng.random()
+    if choice < 0.4:
         result = cms.verify(data, corpus.trust, content=content)
-    else:
+    elif choice < 0.6:
         result = cms.verify_file(io.BytesIO(data), corpus.trust,
                                  content=io.BytesIO(content) if content else None)
+    else:
+        # From a file, with the in-place path (eContent located inside the file) forced.
+        path = corpus.tmp / "m.p7s"
+        path.write_bytes(data)
+        saved = cms.INPLACE_THRESHOLD
+        cms.INPLACE_THRESHOLD = 0
+        try:
+            result = cms.verify_file(path, corpus.trust,
+                                     content=io.BytesIO(content) if content else None)
+            if result.content is None and not result.detached:
+                copied = io.BytesIO()
+                cms.copy_content(path, result, copied)
+                return copied.getvalue() == CONTENT
+        finally:
+            cms.INPLACE_THRESHOLD = saved
     got = result.content if result.content is not None else CONTENT
     return got == CONTENT  # False: a forgery
 
