@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test system-deps lint typecheck bench vectors clean screenshots
+.PHONY: demo test system-deps lint typecheck bench fuzz vectors clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,11 +55,16 @@ bench: $(VENV)/.test
 	$(BIN)/python benchmarks/bench_kiosk.py
 	$(BIN)/python benchmarks/bench_cardface.py
 	$(BIN)/python benchmarks/bench_kiosk_web.py
+	$(BIN)/python benchmarks/bench_cms_stream.py
 
 # The kiosk page's screenshots in docs/screenshots/ (README), from its browser tests (root:
 # they go through pcscd + vpcd and headless Chromium).
 screenshots: system-deps $(VENV)/.test
 	MYNAID_REQUIRE_PCSC=1 $(BIN)/python -m pytest -q tests/test_kiosk_browser.py
+
+# The mutation fuzzer's long mode (the suite runs a few dozen cases per target).
+fuzz: $(VENV)/.test
+	$(BIN)/python benchmarks/fuzz.py --iterations 2000
 
 vectors: $(VENV)/.demo
 	$(BIN)/python vectors/make_vectors.py

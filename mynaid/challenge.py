@@ -121,8 +121,12 @@ class ChallengeResponse:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChallengeResponse:
         """Parse :meth:`as_dict` output (e.g. what ``mynaid auth --json`` printed)."""
+        from mynaid.trust.certs import load_certificate
+
         def cert(text: str) -> x509.Certificate:
-            return x509.load_der_x509_certificate(base64.b64decode(text, validate=True))
+            # Parsed completely here, so a broken field cannot surface later, in verify().
+            return load_certificate(base64.b64decode(text, validate=True),
+                                    what="the response's certificate")
 
         offered = data.get("ca_certificates", []) if isinstance(data, dict) else []
         if isinstance(offered, list) and len(offered) > MAX_CA_CERTIFICATES:
@@ -134,9 +138,11 @@ class ChallengeResponse:
                        signature=base64.b64decode(data["signature"], validate=True),
                        certificate=cert(data["certificate"]),
                        ca_certificates=tuple(cert(c) for c in data.get("ca_certificates", [])))
-        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        except VerificationError:
+            raise
+        except (KeyError, TypeError, ValueError, binascii.Error, AttributeError):
             raise VerificationError(Reason.MALFORMED, "the challenge response does not parse",
-                                    subject="response") from exc
+                                    subject="response") from None
 
 
 @dataclass(frozen=True)
@@ -285,6 +291,16 @@ class ChallengeVerifier:
                                     "the response was made for another verifier context",
                                     subject="challenge")
         self.consume(response.nonce, now)
+        from mynaid.trust.certs import ASN1_ERRORS, checked
+
+        checked(response.certificate, what="the auth certificate")
+        try:
+            return self._verify(response, now)
+        except ASN1_ERRORS:
+            raise VerificationError(Reason.MALFORMED, "the challenge response does not parse",
+                                    subject="response") from None
+
+    def _verify(self, response: ChallengeResponse, now: dt.datetime) -> AuthResult:
         key = response.certificate.public_key()
         if not isinstance(key, rsa.RSAPublicKey):
             raise VerificationError(Reason.UNSUPPORTED_ALGORITHM,

@@ -14,7 +14,15 @@ identifier, the content type and message digest attributes against the content, 
 signature over the signed attributes, the certificate path (:mod:`mynaid.trust.path`), the
 holder data of a signature certificate (:mod:`mynaid.trust.san`) and, when configured,
 revocation. The structures are handled with asn1crypto; the cryptography with
-``cryptography``.
+``cryptography``. Input must be DER (:mod:`mynaid.trust.der`): indefinite or non-minimal
+lengths are refused with ``not-der``. When several certificates match the signer
+identifier, each is tried.
+
+Large content streams: :func:`sign_file` hashes the content in chunks and writes the
+attached SignedData by copying the content into the output behind precomputed lengths (the
+bytes are those :func:`sign` returns); :func:`verify_file` hashes a detached content file in
+chunks, and for an attached signature locates the eContent OCTET STRING inside the file and
+hashes it in place, so neither holds the content in memory.
 """
 
 from __future__ import annotations
@@ -23,10 +31,12 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any, Protocol
 
 from asn1crypto import algos, cms, core
 from asn1crypto import x509 as a509
@@ -35,13 +45,25 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from mynaid.errors import ParseError
 from mynaid.trust.anchors import TrustStore
+from mynaid.trust.certs import ASN1_ERRORS, FOREIGN_ERRORS, load_certificate
+from mynaid.trust.der import CMS_OPAQUE, check_der, encode_header, read_header
 from mynaid.trust.errors import Reason, VerificationError
 from mynaid.trust.path import CertificateRole, ValidatedPath, ValidationOptions, validate_path
 from mynaid.trust.revocation import RevocationChecker, RevocationResult
 from mynaid.trust.san import HolderInfo, parse_holder
 
-__all__ = ["DIGESTS", "CmsVerification", "sign", "to_pem", "verify"]
+__all__ = [
+    "DIGESTS",
+    "CmsVerification",
+    "copy_content",
+    "sign",
+    "sign_file",
+    "to_pem",
+    "verify",
+    "verify_file",
+]
 
 #: Digest algorithms for signing and verifying (SHA-1 is refused: collisions are practical).
 DIGESTS: dict[str, hashes.HashAlgorithm] = {
@@ -54,6 +76,14 @@ DIGESTS: dict[str, hashes.HashAlgorithm] = {
 MAX_INPUT = 256 * 1024 * 1024
 
 _PEM_RE = re.compile(rb"-----BEGIN (CMS|PKCS7)-----(.*?)-----END \1-----", re.DOTALL)
+#: Read size when hashing or copying content.
+CHUNK = 1 << 20
+#: An attached signature file larger than this is verified in place (:func:`verify_file`);
+#: smaller ones are read whole.
+INPLACE_THRESHOLD = 1 << 20
+#: Bound on the non-content part (certificates, SignerInfo) of a signature verified in place.
+MAX_STRUCTURE = 1 << 20
+_OID_SIGNED_DATA = bytes.fromhex("06092A864886F70D010702")
 
 
 # --- signing -----------------------------------------------------------------------------------
@@ -71,15 +101,13 @@ def _utc_time(t: dt.datetime) -> cms.Time:
     return cms.Time({"general_time": t})
 
 
-def sign(content: bytes, key: rsa.RSAPrivateKey, certificate: x509.Certificate, *,
-         digest: str = "sha256", detached: bool = False,
-         chain: Iterable[x509.Certificate] = (),
-         signing_time: dt.datetime | None = None) -> bytes:
-    """A DER ContentInfo(SignedData) over ``content``, signed by ``key``.
-
-    ``certificate`` is the signer's (embedded, and named by issuer and serial); ``chain``
-    adds CA certificates. ``key.sign`` is called once, over the signed attributes.
-    """
+def _signed_data_parts(message_digest: bytes, key: rsa.RSAPrivateKey,
+                       certificate: x509.Certificate, digest: str,
+                       chain: Iterable[x509.Certificate],
+                       signing_time: dt.datetime | None) -> tuple[bytes, bytes, bytes]:
+    """The DER pieces of SignedData around the encapsulated content: (version and
+    digestAlgorithms, eContentType, certificates and signerInfos). ``key.sign`` is called
+    once, over the signed attributes."""
     if digest not in DIGESTS:
         raise ValueError(f"digest must be one of {', '.join(DIGESTS)}")
     algorithm = DIGESTS[digest]
@@ -87,8 +115,7 @@ def sign(content: bytes, key: rsa.RSAPrivateKey, certificate: x509.Certificate, 
     signed_attrs = cms.CMSAttributes([
         cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
         cms.CMSAttribute({"type": "signing_time", "values": [_utc_time(when)]}),
-        cms.CMSAttribute({"type": "message_digest",
-                          "values": [hashlib.new(digest, content).digest()]}),
+        cms.CMSAttribute({"type": "message_digest", "values": [message_digest]}),
     ])
     # RFC 5652 5.4: the signature covers the DER of the attributes as a SET OF (tag 0x31),
     # not the [0] IMPLICIT form they take inside SignerInfo. asn1crypto sorts the SET.
@@ -104,19 +131,158 @@ def sign(content: bytes, key: rsa.RSAPrivateKey, certificate: x509.Certificate, 
         "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"}),
         "signature": signature,
     })
-    encap: dict[str, Any] = {"content_type": "data"}
-    if not detached:
-        encap["content"] = content
     signed_data = cms.SignedData({
         "version": "v1",
         "digest_algorithms": [digest_algorithm],
-        "encap_content_info": encap,
+        "encap_content_info": {"content_type": "data"},
         "certificates": [signer, *(_asn1_cert(c) for c in chain)],
         "signer_infos": [signer_info],
     })
-    info = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
-    der: bytes = info.dump()
-    return der
+    head = signed_data["version"].dump() + signed_data["digest_algorithms"].dump()
+    content_type = signed_data["encap_content_info"]["content_type"].dump()
+    tail = signed_data["certificates"].dump() + signed_data["signer_infos"].dump()
+    return head, content_type, tail
+
+
+def _envelope(head: bytes, content_type: bytes, tail: bytes,
+              content_length: int | None) -> tuple[bytes, bytes]:
+    """(prefix, suffix) of the ContentInfo DER: the content (``content_length`` bytes, or
+    none for a detached signature) goes between them. Lengths are computed up front, so
+    the content can be streamed into the output."""
+    if content_length is None:
+        encap_body = content_type
+        inner = b""
+    else:
+        octet = encode_header(0x04, content_length)
+        inner = encode_header(0xA0, len(octet) + content_length) + octet
+        encap_body = content_type + inner
+    encap_length = len(content_type) + len(inner) + (content_length or 0)
+    encap_header = encode_header(0x30, encap_length)
+    sd_length = len(head) + len(encap_header) + encap_length + len(tail)
+    sd_header = encode_header(0x30, sd_length)
+    explicit = encode_header(0xA0, len(sd_header) + sd_length)
+    ci_length = len(_OID_SIGNED_DATA) + len(explicit) + len(sd_header) + sd_length
+    prefix = (encode_header(0x30, ci_length) + _OID_SIGNED_DATA + explicit + sd_header + head
+              + encap_header + encap_body)
+    return prefix, tail
+
+
+def sign(content: bytes, key: rsa.RSAPrivateKey, certificate: x509.Certificate, *,
+         digest: str = "sha256", detached: bool = False,
+         chain: Iterable[x509.Certificate] = (),
+         signing_time: dt.datetime | None = None) -> bytes:
+    """A DER ContentInfo(SignedData) over ``content``, signed by ``key``.
+
+    ``certificate`` is the signer's (embedded, and named by issuer and serial); ``chain``
+    adds CA certificates. ``key.sign`` is called once, over the signed attributes.
+    """
+    if digest not in DIGESTS:
+        raise ValueError(f"digest must be one of {', '.join(DIGESTS)}")
+    parts = _signed_data_parts(hashlib.new(digest, content).digest(), key, certificate,
+                               digest, chain, signing_time)
+    prefix, suffix = _envelope(*parts, None if detached else len(content))
+    return prefix + (b"" if detached else content) + suffix
+
+
+def _hash_stream(stream: IO[bytes], digest: str, length: int | None = None) -> bytes:
+    hasher = hashlib.new(digest)
+    remaining = length
+    while remaining is None or remaining > 0:
+        want = CHUNK if remaining is None else min(CHUNK, remaining)
+        chunk = stream.read(want)
+        if not chunk:
+            if remaining:
+                raise ParseError("the content ended early (file truncated while read)",
+                                 reason="content-truncated")
+            break
+        hasher.update(chunk)
+        if remaining is not None:
+            remaining -= len(chunk)
+    return hasher.digest()
+
+
+def _copy(source: IO[bytes], output: IO[bytes], length: int) -> None:
+    remaining = length
+    while remaining > 0:
+        chunk = source.read(min(CHUNK, remaining))
+        if not chunk:
+            raise ParseError("the content changed size while it was signed",
+                             reason="content-truncated")
+        output.write(chunk)
+        remaining -= len(chunk)
+
+
+def _write_pem(output: IO[bytes], prefix: bytes, source: IO[bytes] | None, length: int,
+               suffix: bytes) -> int:
+    """Write PEM armour of prefix + content + suffix, base64 in 64-character lines, in
+    chunks (48 input bytes make one line)."""
+    written = 0
+    pending = b""
+
+    def lines(data: bytes, final: bool) -> bytes:
+        whole = len(data) - len(data) % 48 if not final else len(data)
+        encoded = base64.b64encode(data[:whole])
+        body = b"\n".join(encoded[i:i + 64] for i in range(0, len(encoded), 64))
+        return body + b"\n" if body else b""
+
+    def feed(data: bytes, final: bool = False) -> None:
+        nonlocal pending, written
+        pending += data
+        cut = len(pending) if final else len(pending) - len(pending) % 48
+        chunk = lines(pending[:cut], final)
+        pending = pending[cut:]
+        output.write(chunk)
+        written += len(chunk)
+
+    head = b"-----BEGIN CMS-----\n"
+    output.write(head)
+    written += len(head)
+    feed(prefix)
+    remaining = length
+    while source is not None and remaining > 0:
+        chunk = source.read(min(CHUNK, remaining))
+        if not chunk:
+            raise ParseError("the content changed size while it was signed",
+                             reason="content-truncated")
+        feed(chunk)
+        remaining -= len(chunk)
+    feed(suffix, final=True)
+    tail = b"-----END CMS-----\n"
+    output.write(tail)
+    return written + len(tail)
+
+
+def sign_file(source: IO[bytes], output: IO[bytes], key: rsa.RSAPrivateKey,
+              certificate: x509.Certificate, *, digest: str = "sha256",
+              detached: bool = False, chain: Iterable[x509.Certificate] = (),
+              signing_time: dt.datetime | None = None, pem: bool = False) -> int:
+    """Sign the content read from ``source`` into ``output``; returns the bytes written.
+
+    The content is hashed in chunks; an attached signature copies it into ``output`` in a
+    second pass (``source`` must then be seekable), so memory does not grow with the content.
+    ``pem`` armours the output (streamed too). The output equals :func:`sign`'s (or
+    :func:`to_pem` of it) for the same input.
+    """
+    if digest not in DIGESTS:
+        raise ValueError(f"digest must be one of {', '.join(DIGESTS)}")
+    start = source.tell() if not detached else 0
+    if not detached and not source.seekable():
+        raise ValueError("an attached signature needs a seekable content stream")
+    message_digest = _hash_stream(source, digest)
+    length = (source.tell() - start) if not detached else None
+    parts = _signed_data_parts(message_digest, key, certificate, digest, chain, signing_time)
+    prefix, suffix = _envelope(*parts, length)
+    if pem:
+        if length is not None:
+            source.seek(start)
+        return _write_pem(output, prefix, source if length is not None else None,
+                          length or 0, suffix)
+    output.write(prefix)
+    if length is not None:
+        source.seek(start)
+        _copy(source, output, length)
+    output.write(suffix)
+    return len(prefix) + (length or 0) + len(suffix)
 
 
 def to_pem(der: bytes) -> bytes:
@@ -151,7 +317,7 @@ class _SignerData:
     content: bytes | None
     certificates: list[x509.Certificate]
     asn1_certificates: list[a509.Certificate]
-    sid: cms.SignerIdentifier
+    sid: tuple[str, Any, Any]  # ("issuer", Name, serial) or ("ski", bytes, None)
     digest_algorithm: str
     signature_algorithm: str
     signature_hash: str | None
@@ -162,6 +328,7 @@ class _SignerData:
 
 def _parse(data: bytes) -> _SignerData:
     der = _unarmour(data)
+    check_der(der, subject="signature", opaque=CMS_OPAQUE)
     try:
         info = cms.ContentInfo.load(der, strict=True)
         if info["content_type"].native != "signed_data":
@@ -187,12 +354,14 @@ def _parse(data: bytes) -> _SignerData:
         asn1_certs: list[a509.Certificate] = []
         certs: list[x509.Certificate] = []
         if not isinstance(signed["certificates"], core.Void):
-            for choice in signed["certificates"]:
+            for index, choice in enumerate(signed["certificates"]):
                 if choice.name != "certificate":
                     continue  # attribute certificates and others play no part here
                 raw = choice.chosen.dump()
+                # Fully parsed here, so no broken field surfaces later as a foreign error.
+                certs.append(load_certificate(raw, what=f"embedded certificate {index}",
+                                              index=index))
                 asn1_certs.append(choice.chosen)
-                certs.append(x509.load_der_x509_certificate(raw))
         signed_attrs_der = None
         attributes: dict[str, list[Any]] = {}
         if not isinstance(si["signed_attrs"], core.Void):
@@ -205,28 +374,44 @@ def _parse(data: bytes) -> _SignerData:
                     raise _malformed(f"the signed attribute {name} appears twice")
                 attributes[name] = list(attr["values"].native)
         sig_alg = si["signature_algorithm"]
-        try:
-            signature_hash: str | None = sig_alg.hash_algo
-        except ValueError:
-            signature_hash = None
+        signature_hash: str | None = None
+        if sig_alg["algorithm"].native not in ("rsassa_pkcs1v15", "ecdsa"):
+            # Only the combined OIDs (sha256_rsa, sha256_ecdsa, ...) name a hash; asking the
+            # plain ones raises, which is slow.
+            try:
+                signature_hash = sig_alg.hash_algo
+            except ValueError:
+                signature_hash = None
+        sid = si["sid"]
+        if sid.name == "issuer_and_serial_number":
+            sid_key: tuple[str, Any, Any] = ("issuer", sid.chosen["issuer"],
+                                             sid.chosen["serial_number"].native)
+            _ = sid.chosen["issuer"].dump()
+        else:
+            sid_key = ("ski", sid.chosen.native, None)
+        digest_name = si["digest_algorithm"]["algorithm"].native
+        signature_algo = sig_alg.signature_algo
+        signature = si["signature"].native
+        if not isinstance(digest_name, str) or not isinstance(signature, bytes):
+            raise _malformed("the SignerInfo's algorithm or signature is not well formed")
         return _SignerData(
             content_type=content_type,
             content=content,
             certificates=certs,
             asn1_certificates=asn1_certs,
-            sid=si["sid"],
-            digest_algorithm=si["digest_algorithm"]["algorithm"].native,
-            signature_algorithm=sig_alg.signature_algo,
+            sid=sid_key,
+            digest_algorithm=digest_name,
+            signature_algorithm=signature_algo,
             signature_hash=signature_hash,
-            signature=si["signature"].native,
+            signature=signature,
             signed_attrs_der=signed_attrs_der,
             attributes=attributes,
         )
     except VerificationError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+    except ASN1_ERRORS:
         # asn1crypto parses lazily, so truncation or a wrong tag surfaces on first access.
-        raise _malformed(f"not a DER CMS SignedData ({type(exc).__name__})") from exc
+        raise _malformed("not a DER CMS SignedData (bad structure)") from None
 
 
 # --- verifying ---------------------------------------------------------------------------------
@@ -241,9 +426,15 @@ class CmsVerification:
     holder: HolderInfo | None
     digest_algorithm: str
     signing_time: dt.datetime | None
-    content: bytes = field(repr=False)
+    #: The signed content; None when :func:`verify_file` hashed it in place or from a file.
+    content: bytes | None = field(repr=False)
     detached: bool
     revocation: tuple[RevocationResult, ...] = ()
+    content_length: int = -1
+    #: Where the content lies in the signature file (attached, verified in place).
+    content_offset: int | None = None
+    #: The verified messageDigest (``digest_algorithm`` over the content).
+    content_digest: bytes = field(default=b"", repr=False)
 
     @property
     def role(self) -> CertificateRole:
@@ -275,28 +466,51 @@ class CmsVerification:
         }
 
 
-def _signer_certificate(parsed: _SignerData,
-                        extra: Sequence[x509.Certificate]) -> x509.Certificate:
-    sid = parsed.sid
-    pool = list(zip(parsed.asn1_certificates, parsed.certificates, strict=True))
-    pool += [(_asn1_cert(c), c) for c in extra]
+def _names_equal(wanted: a509.Name, cert: x509.Certificate) -> bool:
+    if wanted.dump() == cert.issuer.public_bytes():
+        return True
+    try:
+        # Another encoding of the same name (e.g. PrintableString vs UTF8String): asn1crypto
+        # compares normalised strings (RFC 5280 7.1); hostile bytes in a string that is not
+        # in its declared encoding make it raise instead.
+        return bool(a509.Name.load(cert.issuer.public_bytes()) == wanted)
+    except ASN1_ERRORS:
+        return False
+
+
+def _key_identifier(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _signer_certificates(parsed: _SignerData,
+                         extra: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """Every available certificate that matches the signer identifier, embedded first."""
+    pool = [*parsed.certificates, *extra]
     if not pool:
         raise VerificationError(Reason.SIGNER_CERT_MISSING,
                                 "the signature carries no certificate and none was given",
                                 subject="signature")
-    for asn1_cert, cert in pool:
-        if sid.name == "issuer_and_serial_number":
-            wanted = sid.chosen
-            if (asn1_cert.serial_number == wanted["serial_number"].native
-                    and asn1_cert.issuer == wanted["issuer"]):
-                return cert
-        else:
-            ski = asn1_cert.key_identifier
-            if ski is not None and ski == sid.chosen.native:
-                return cert
-    raise VerificationError(Reason.SIGNER_CERT_MISMATCH,
-                            "no certificate matches the SignerInfo's signer identifier",
-                            subject="signature")
+    kind, wanted, serial = parsed.sid
+    matches: list[x509.Certificate] = []
+    for cert in pool:
+        try:
+            if kind == "issuer":
+                hit = cert.serial_number == serial and _names_equal(wanted, cert)
+            else:
+                ski = _key_identifier(cert)
+                hit = ski is not None and ski == wanted
+        except FOREIGN_ERRORS:
+            hit = False
+        if hit and all(cert is not m for m in matches):
+            matches.append(cert)
+    if not matches:
+        raise VerificationError(Reason.SIGNER_CERT_MISMATCH,
+                                "no certificate matches the SignerInfo's signer identifier",
+                                subject="signature")
+    return matches
 
 
 def _single(parsed: _SignerData, name: str) -> Any:
@@ -306,6 +520,14 @@ def _single(parsed: _SignerData, name: str) -> Any:
     if len(values) != 1:
         raise _malformed(f"the signed attribute {name} has {len(values)} values")
     return values[0]
+
+
+def _key_kind(key: object) -> str:
+    if isinstance(key, rsa.RSAPublicKey):
+        return "an RSA"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "an EC"
+    return "this kind of"
 
 
 def _check_signature(cert: x509.Certificate, parsed: _SignerData, data: bytes,
@@ -325,8 +547,8 @@ def _check_signature(cert: x509.Certificate, parsed: _SignerData, data: bytes,
             key.verify(parsed.signature, data, ec.ECDSA(algorithm))
         else:
             raise VerificationError(Reason.UNSUPPORTED_ALGORITHM,
-                                    f"signature algorithm {parsed.signature_algorithm} with a "
-                                    f"{type(key).__name__} is not supported",
+                                    f"signature algorithm {parsed.signature_algorithm} with "
+                                    f"{_key_kind(key)} key is not supported",
                                     subject="signature")
     except InvalidSignature:
         raise VerificationError(Reason.BAD_SIGNATURE,
@@ -337,24 +559,20 @@ def _check_signature(cert: x509.Certificate, parsed: _SignerData, data: bytes,
 def verify(data: bytes, trust: TrustStore, *, content: bytes | None = None,
            options: ValidationOptions | None = None,
            extra_certificates: Sequence[x509.Certificate] = (),
-           revocation: RevocationChecker | None = None) -> CmsVerification:
+           revocation: RevocationChecker | None = None,
+           required_role: CertificateRole | None = None) -> CmsVerification:
     """Verify a DER or PEM CMS SignedData; raise :class:`VerificationError` if anything fails.
 
     ``content`` is required for a detached signature. ``extra_certificates`` may supply the
     signer certificate or CA certificates that the signature does not embed. With
-    ``revocation``, every certificate but the anchor must be "good".
+    ``revocation``, every certificate but the anchor must be "good". ``required_role``
+    (e.g. :attr:`CertificateRole.SIGN`) refuses a signature made with a certificate of
+    another role (``role-mismatch``).
     """
     if len(data) > MAX_INPUT:
         raise VerificationError(Reason.UNSUPPORTED, "the signature file is too large",
                                 subject="signature")
     parsed = _parse(data)
-    options = options or ValidationOptions()
-
-    algorithm = DIGESTS.get(parsed.digest_algorithm)
-    if algorithm is None:
-        raise VerificationError(Reason.UNSUPPORTED_ALGORITHM,
-                                f"digest algorithm {parsed.digest_algorithm} is not accepted",
-                                subject="signature")
     if parsed.content is None and content is None:
         raise VerificationError(Reason.CONTENT_MISSING,
                                 "a detached signature needs its content", subject="signature")
@@ -364,8 +582,42 @@ def verify(data: bytes, trust: TrustStore, *, content: bytes | None = None,
                                 subject="signature")
     signed_content = parsed.content if parsed.content is not None else content
     assert signed_content is not None
+    return _verify_parsed(parsed, lambda name: hashlib.new(name, signed_content).digest(),
+                          trust, options, extra_certificates, revocation, required_role,
+                          signed_content, len(signed_content), parsed.content is None)
 
-    signer = _signer_certificate(parsed, extra_certificates)
+
+def _verify_parsed(parsed: _SignerData, digest_of: Callable[[str], bytes], trust: TrustStore,
+                   options: ValidationOptions | None,
+                   extra_certificates: Sequence[x509.Certificate],
+                   revocation: RevocationChecker | None,
+                   required_role: CertificateRole | None, content: bytes | None,
+                   content_length: int, detached: bool) -> CmsVerification:
+    try:
+        return _verify_checked(parsed, digest_of, trust, options, extra_certificates,
+                               revocation, required_role, content, content_length, detached)
+    except ASN1_ERRORS:
+        # Belt and braces: everything used is parsed in _parse and load_certificate, so this
+        # is a structure that slipped through; it is still hostile input, not a crash.
+        raise _malformed("the signature does not parse (bad structure)") from None
+
+
+def _verify_checked(parsed: _SignerData, digest_of: Callable[[str], bytes],
+                    trust: TrustStore, options: ValidationOptions | None,
+                    extra_certificates: Sequence[x509.Certificate],
+                    revocation: RevocationChecker | None,
+                    required_role: CertificateRole | None, content: bytes | None,
+                    content_length: int, detached: bool) -> CmsVerification:
+    options = options or ValidationOptions()
+    algorithm = DIGESTS.get(parsed.digest_algorithm)
+    if algorithm is None:
+        raise VerificationError(Reason.UNSUPPORTED_ALGORITHM,
+                                f"digest algorithm {parsed.digest_algorithm} is not accepted",
+                                subject="signature")
+    extra = [load_certificate(c.public_bytes(serialization.Encoding.DER),
+                              what=f"extra certificate {i}", index=i)
+             for i, c in enumerate(extra_certificates)]
+    candidates = _signer_certificates(parsed, extra)
 
     if parsed.signed_attrs_der is None:
         raise VerificationError(Reason.SIGNED_ATTRIBUTES_MISSING,
@@ -376,21 +628,42 @@ def verify(data: bytes, trust: TrustStore, *, content: bytes | None = None,
         raise VerificationError(Reason.SIGNED_ATTRIBUTES_MISSING,
                                 "contentType and messageDigest must be signed attributes",
                                 subject="signature")
+    if not isinstance(content_type, str) or not isinstance(message_digest, bytes):
+        raise _malformed("the contentType or messageDigest attribute is not well formed")
     type_oid = cms.ContentType(content_type).dotted
     if type_oid != parsed.content_type:
         raise VerificationError(Reason.CONTENT_TYPE_MISMATCH,
                                 f"the contentType attribute {content_type} differs from the "
                                 f"content's type", subject="signature")
-    actual = hashlib.new(parsed.digest_algorithm, signed_content).digest()
+    actual = digest_of(parsed.digest_algorithm)
     if message_digest != actual:
         raise VerificationError(Reason.MESSAGE_DIGEST_MISMATCH,
                                 "the messageDigest attribute is not the digest of the content",
                                 subject="signature")
-    _check_signature(signer, parsed, parsed.signed_attrs_der, algorithm)
+    # Several certificates may match the identifier (a re-issued certificate with the same
+    # issuer and serial, or a planted one): the one whose key verifies is the signer.
+    signer: x509.Certificate | None = None
+    first_error: VerificationError | None = None
+    for candidate in candidates:
+        try:
+            _check_signature(candidate, parsed, parsed.signed_attrs_der, algorithm)
+        except VerificationError as exc:
+            first_error = first_error or exc
+            continue
+        signer = candidate
+        break
+    if signer is None:
+        assert first_error is not None
+        raise first_error
 
-    path = validate_path(signer, trust,
-                         intermediates=[*parsed.certificates, *extra_certificates],
+    path = validate_path(signer, trust, intermediates=[*parsed.certificates, *extra],
                          options=options)
+    if required_role is not None and required_role is not CertificateRole.ANY \
+            and path.role is not required_role:
+        raise VerificationError(Reason.ROLE_MISMATCH,
+                                f"the signature was made with the {path.role.value} "
+                                f"certificate; a {required_role.value} certificate is "
+                                "required", subject="certificate 0")
     holder = parse_holder(signer) if path.role is CertificateRole.SIGN else None
     results: tuple[RevocationResult, ...] = ()
     if revocation is not None:
@@ -402,7 +675,268 @@ def verify(data: bytes, trust: TrustStore, *, content: bytes | None = None,
         holder=holder,
         digest_algorithm=parsed.digest_algorithm,
         signing_time=signing_time if isinstance(signing_time, dt.datetime) else None,
-        content=signed_content,
-        detached=parsed.content is None,
+        content=content,
+        detached=detached,
         revocation=results,
+        content_length=content_length,
+        content_digest=message_digest,
     )
+
+
+# --- verifying files ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Located:
+    """An attached SignedData in a file: its non-content part, and where the content is."""
+
+    detached_der: bytes
+    content_offset: int
+    content_length: int
+
+
+class _Reader(Protocol):
+    def seek(self, pos: int) -> int: ...
+    def read(self, count: int) -> bytes: ...
+
+
+def _read_at(stream: _Reader, pos: int, count: int) -> bytes:
+    stream.seek(pos)
+    data = stream.read(count)
+    if len(data) != count:
+        raise _malformed("truncated")
+    return data
+
+
+def _locate(stream: _Reader, size: int) -> _Located | None:
+    """Find the eContent OCTET STRING of a DER ContentInfo(SignedData) in ``stream``.
+
+    Returns None for a detached signature. Only headers and the small parts around the
+    content are read; everything read is DER-checked again by :func:`_parse`.
+    """
+
+    def header(pos: int, end: int, tag: int) -> tuple[int, int]:
+        chunk = _read_at(stream, pos, min(16, end - pos))
+        h = read_header(chunk, 0, len(chunk), available=end - pos)
+        if h.tag != tag:
+            if tag == 0x04 and h.tag == 0x24:
+                raise VerificationError(Reason.NOT_DER, "the content is a constructed "
+                                        "OCTET STRING (BER, not DER)", subject="signature")
+            raise _malformed(f"unexpected tag {h.tag:02X} where {tag:02X} belongs")
+        return pos + h.header_length, pos + h.header_length + h.length
+
+    def whole(pos: int, end: int, tag: int, limit: int) -> tuple[bytes, int]:
+        _, stop = header(pos, end, tag)
+        if stop - pos > limit:
+            raise VerificationError(Reason.UNSUPPORTED, "a part of the signature is too large",
+                                    subject="signature")
+        return _read_at(stream, pos, stop - pos), stop
+
+    ci_body, ci_end = header(0, size, 0x30)
+    if ci_end != size:
+        raise _malformed("trailing bytes after the structure")
+    oid, pos = whole(ci_body, ci_end, 0x06, 64)
+    if oid != _OID_SIGNED_DATA:
+        raise _malformed("the content type is not signedData")
+    explicit_body, explicit_end = header(pos, ci_end, 0xA0)
+    sd_body, sd_end = header(explicit_body, explicit_end, 0x30)
+    if explicit_end != ci_end or sd_end != explicit_end:
+        raise _malformed("trailing bytes inside the ContentInfo")
+    version, pos = whole(sd_body, sd_end, 0x02, 16)
+    algorithms, pos = whole(pos, sd_end, 0x31, 4096)
+    encap_body, encap_end = header(pos, sd_end, 0x30)
+    econtent_type, pos = whole(encap_body, encap_end, 0x06, 64)
+    if pos == encap_end:
+        return None
+    wrapper_body, wrapper_end = header(pos, encap_end, 0xA0)
+    content_offset, content_end = header(wrapper_body, wrapper_end, 0x04)
+    if content_end != wrapper_end or wrapper_end != encap_end:
+        raise _malformed("trailing bytes after the encapsulated content")
+    if sd_end - encap_end > MAX_STRUCTURE:
+        raise VerificationError(Reason.UNSUPPORTED, "the certificates and signer information "
+                                "are too large", subject="signature")
+    tail = _read_at(stream, encap_end, sd_end - encap_end)
+    prefix, suffix = _envelope(version + algorithms, econtent_type, tail, None)
+    return _Located(prefix + suffix, content_offset, content_end - content_offset)
+
+
+def _open(source: str | Path | IO[bytes]) -> tuple[IO[bytes], bool]:
+    if isinstance(source, (str, Path)):
+        try:
+            return open(source, "rb"), True  # closed by the caller
+        except OSError as exc:
+            raise ParseError(f"cannot read {source}: {exc.strerror or exc}",
+                             reason="unreadable-file") from None
+    return source, False
+
+
+def _size(stream: IO[bytes]) -> int | None:
+    try:
+        if not stream.seekable():
+            return None
+        return os.fstat(stream.fileno()).st_size - stream.tell()
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def verify_file(signature: str | Path | IO[bytes], trust: TrustStore, *,
+                content: str | Path | IO[bytes] | None = None,
+                options: ValidationOptions | None = None,
+                extra_certificates: Sequence[x509.Certificate] = (),
+                revocation: RevocationChecker | None = None,
+                required_role: CertificateRole | None = None) -> CmsVerification:
+    """:func:`verify` for files or binary streams, without holding the content in memory.
+
+    A detached signature's ``content`` is hashed in chunks. A large attached DER signature
+    is verified in place: its content is hashed where it lies in the file, and the result's
+    ``content`` is None (``content_offset``/``content_length`` say where it is; see
+    :func:`copy_content`). Small or PEM signatures are read whole and verified as by
+    :func:`verify`. Given ``content`` for an attached signature must equal the embedded one.
+    """
+    stream, owned = _open(signature)
+    try:
+        size = _size(stream)
+        if size is not None and size > MAX_INPUT:
+            raise VerificationError(Reason.UNSUPPORTED, "the signature file is too large",
+                                    subject="signature")
+        located: _Located | None = None
+        head = b""
+        if size is not None and size > INPLACE_THRESHOLD:
+            base = stream.tell()
+            head = _read_at(stream, base, 16)
+            stream.seek(base)
+            if not head.startswith(b"-----"):
+                located = _locate(_Offset(stream, base), size)
+                stream.seek(base)
+        if located is None:
+            data = stream.read(MAX_INPUT + 1)
+            if len(data) > MAX_INPUT:
+                raise VerificationError(Reason.UNSUPPORTED, "the signature file is too large",
+                                        subject="signature")
+            parsed = _parse(data)
+            if parsed.content is not None:
+                if content is not None:
+                    given = _read_content(content, len(parsed.content) + 1)
+                    if given != parsed.content:
+                        raise VerificationError(Reason.CONTENT_MISMATCH,
+                                                "the given content differs from the "
+                                                "signed, embedded content",
+                                                subject="signature")
+                embedded = parsed.content
+                return _verify_parsed(parsed, lambda n: hashlib.new(n, embedded).digest(),
+                                      trust, options, extra_certificates, revocation,
+                                      required_role, embedded, len(embedded), False)
+            if content is None:
+                raise VerificationError(Reason.CONTENT_MISSING,
+                                        "a detached signature needs its content",
+                                        subject="signature")
+            content_stream, content_owned = _open(content)
+            try:
+                digests: dict[str, bytes] = {}
+
+                def digest_of(name: str) -> bytes:
+                    if name not in digests:
+                        digests[name] = _hash_stream(content_stream, name)
+                    return digests[name]
+
+                length = _size(content_stream)
+                return _verify_parsed(parsed, digest_of, trust, options, extra_certificates,
+                                      revocation, required_role, None,
+                                      length if length is not None else -1, True)
+            finally:
+                if content_owned:
+                    content_stream.close()
+        parsed = _parse(located.detached_der)
+        if content is not None:
+            raise VerificationError(Reason.CONTENT_MISMATCH,
+                                    "content was given for a signature that embeds its own",
+                                    subject="signature")
+        where = located
+
+        def in_place(name: str) -> bytes:
+            stream.seek(base + where.content_offset)
+            return _hash_stream(stream, name, where.content_length)
+
+        result = _verify_parsed(parsed, in_place, trust, options, extra_certificates,
+                                revocation, required_role, None, located.content_length,
+                                False)
+        return _with_offset(result, base + located.content_offset)
+    finally:
+        if owned:
+            stream.close()
+
+
+def _with_offset(result: CmsVerification, offset: int) -> CmsVerification:
+    import dataclasses
+
+    return dataclasses.replace(result, content_offset=offset)
+
+
+def _read_content(source: str | Path | IO[bytes], limit: int) -> bytes:
+    stream, owned = _open(source)
+    try:
+        return stream.read(limit)
+    finally:
+        if owned:
+            stream.close()
+
+
+class _Offset:
+    """A view of a stream that starts at ``base`` (so offsets in the DER are file-relative
+    to where the signature starts)."""
+
+    def __init__(self, stream: IO[bytes], base: int) -> None:
+        self._stream = stream
+        self._base = base
+
+    def seek(self, pos: int) -> int:
+        return self._stream.seek(self._base + pos) - self._base
+
+    def read(self, count: int) -> bytes:
+        return self._stream.read(count)
+
+
+def copy_content(signature: str | Path | IO[bytes], result: CmsVerification,
+                 output: IO[bytes], *, content: str | Path | IO[bytes] | None = None) -> None:
+    """Write the verified content to ``output``: from memory, from the signature file where
+    :func:`verify_file` found it, or (detached) from ``content``.
+
+    What is copied is hashed again on the way: if the file changed after it was verified,
+    :class:`VerificationError` (``message-digest-mismatch``) is raised and the caller must
+    discard ``output``.
+    """
+    if result.content is not None:
+        output.write(result.content)
+        return
+    if result.detached:
+        if content is None:
+            raise ValueError("the content of a detached signature is the caller's own file")
+        source, offset, length = content, None, None
+    else:
+        if result.content_offset is None:
+            raise ValueError("no content offset: verify with verify_file")
+        source, offset, length = signature, result.content_offset, result.content_length
+    stream, owned = _open(source)
+    try:
+        if offset is not None:
+            stream.seek(offset)
+        hasher = hashlib.new(result.digest_algorithm)
+        remaining = length
+        while remaining is None or remaining > 0:
+            chunk = stream.read(CHUNK if remaining is None else min(CHUNK, remaining))
+            if not chunk:
+                if remaining:
+                    raise ParseError("the content ended early (file truncated)",
+                                     reason="content-truncated")
+                break
+            hasher.update(chunk)
+            output.write(chunk)
+            if remaining is not None:
+                remaining -= len(chunk)
+    finally:
+        if owned:
+            stream.close()
+    if result.content_digest and hasher.digest() != result.content_digest:
+        raise VerificationError(Reason.MESSAGE_DIGEST_MISMATCH,
+                                "the content changed after it was verified",
+                                subject="signature")

@@ -21,6 +21,9 @@ J2K_MAGIC = bytes.fromhex("FF4FFF51")
 PNG_MAGIC = bytes.fromhex("89504E470D0A1A0A")
 #: Decoding bound: a card photo is a few KB; anything far larger is not a card's.
 MAX_PHOTO_BYTES = 1 << 20
+#: Pixel bound, checked on the JP2/J2K header before decoding (a card photo is about
+#: 0.1 Mpx; a patched SIZ can declare 64 Mpx in a few KB).
+MAX_PHOTO_PIXELS = 4_000_000
 
 
 class PhotoFormat(enum.Enum):
@@ -99,6 +102,13 @@ class DecodedPhoto:
 
 def require_opencv() -> Any:
     """The cv2 module, or :class:`DependencyMissingError` naming the extra to install."""
+    import os
+
+    from mynaid.imagesize import MAX_IMAGE_PIXELS
+
+    # OpenCV's own decode bound (read on first use), as a second line behind the header
+    # check: the default allows 2^30 pixels.
+    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
     try:
         return importlib.import_module("cv2")
     except ImportError as exc:
@@ -112,12 +122,20 @@ def decode(data: bytes) -> DecodedPhoto:
         raise ParseError("the photo is neither a JP2 file nor a J2K codestream")
     if len(data) > MAX_PHOTO_BYTES:
         raise ParseError(f"the photo is {len(data)} bytes, over {MAX_PHOTO_BYTES}")
+    from mynaid.imagesize import check_image
+
+    # The header's size first: the decoder allocates what the codestream declares.
+    check_image(data, max_pixels=MAX_PHOTO_PIXELS, max_side=8192)
     cv2 = require_opencv()
     # numpy comes with OpenCV; typed as Any so that it stays an optional dependency.
     np: Any = importlib.import_module("numpy")
     buffer = np.frombuffer(data, dtype=np.uint8)
     # IMREAD_UNCHANGED: IMREAD_COLOR returns None for a greyscale codestream.
-    pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    try:
+        pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        raise ParseError("OpenCV could not decode the photo (corrupt data)",
+                         reason="malformed-image") from None
     if pixels is None:
         raise ParseError("OpenCV could not decode the photo (truncated or corrupt data)")
     height, width = int(pixels.shape[0]), int(pixels.shape[1])

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 #: Largest image file read (a camera frame or a photo; card photos are a few KB).
 MAX_IMAGE_BYTES = 64 << 20
+#: Largest image decoded, checked on the header first (:mod:`mynaid.imagesize`).
+MAX_IMAGE_PIXELS = 40_000_000
 #: Side of the square the face is resized to before measuring sharpness.
 SHARPNESS_SIZE = 128
 #: Grey-level standard deviation the face is normalised to before the Laplacian, so
@@ -73,9 +75,24 @@ def decode_image(data: bytes) -> ImageArray:
     """
     if len(data) > MAX_IMAGE_BYTES:
         raise ParseError(f"image is {len(data)} bytes, over the {MAX_IMAGE_BYTES} limit")
+    if not data:
+        raise ParseError("the image file is empty", reason="malformed-image")
+    from mynaid.imagesize import check_image
+
+    # Width × height from the header before decoding: a small file can declare a huge
+    # image, and the decoder allocates what it declares.
+    check_image(data, max_pixels=MAX_IMAGE_PIXELS)
+    import os
+
+    # OpenCV's own bound (read on first use) as a second line behind the header check.
+    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
     cv2 = load_cv2()
     np = load_numpy()
-    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        raise ParseError("cannot decode the image (corrupt data)",
+                         reason="malformed-image") from None
     if pixels is None:
         raise ParseError("cannot decode the image (unknown format, truncated or corrupt)")
     return as_rgb(pixels, "bgr")

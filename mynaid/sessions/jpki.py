@@ -119,13 +119,15 @@ class JpkiSession(ApplicationSession):
                          force: bool = False, auth_pin: str | None = None
                          ) -> x509.Certificate:
         """A certificate as a ``cryptography`` object (see :meth:`read_certificate_der`)."""
-        from cryptography import x509
+        from mynaid.trust.certs import load_certificate
+        from mynaid.trust.errors import VerificationError
 
         der = self.read_certificate_der(slot, sign_password, force=force, auth_pin=auth_pin)
         try:
-            return x509.load_der_x509_certificate(der)
-        except ValueError as exc:
-            raise ParseError(f"the {slot.value} certificate is not valid DER X.509") from exc
+            # Parses every field once, so a hostile card cannot plant a foreign exception.
+            return load_certificate(der, what=f"the {slot.value} certificate")
+        except VerificationError as exc:
+            raise ParseError(exc.detail, reason="malformed-certificate") from None
 
     def pin_states(self) -> list[PinState]:
         """Both JPKI secrets' counters, by the non-consuming query."""

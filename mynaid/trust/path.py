@@ -12,13 +12,20 @@ anchor's; BasicConstraints and pathLenConstraint on issuers; KeyUsage; unknown c
 extensions) and add the JPKI role profile of the end entity (§7): KeyUsage bits, clientAuth
 for authentication certificates, and the certificate policy, which is reported as production
 or test. Not implemented: policy mapping/constraints processing across CAs and name
-constraints; a certificate that marks those extensions critical is rejected as unknown.
+constraints; a certificate that marks policy extensions critical is rejected as unknown, and
+a CA with NameConstraints (critical or not) is refused with ``name-constraints-unsupported``
+rather than silently ignored. A pinned J-LIS root has a purpose (auth or sign): a path under
+it validates only for that role.
+
+Every certificate is parsed completely first (:func:`mynaid.trust.certs.checked`), so hostile
+DER ends in a ``malformed-certificate`` error, never in a foreign exception.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -30,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from mynaid.trust.anchors import PinnedRoot, TrustStore, fingerprint, pinned_root
+from mynaid.trust.certs import ASN1_ERRORS, FOREIGN_ERRORS, checked
 from mynaid.trust.errors import Reason, VerificationError
 
 __all__ = [
@@ -174,7 +182,7 @@ def certificate_extensions(cert: x509.Certificate, index: int = 0) -> x509.Exten
     """
     try:
         return cert.extensions
-    except ValueError:
+    except FOREIGN_ERRORS:
         bad = _find_malformed_extension(cert)
     if bad == ExtensionOID.SUBJECT_ALTERNATIVE_NAME.dotted_string:
         raise VerificationError(Reason.MALFORMED_SAN,
@@ -189,25 +197,31 @@ def _find_malformed_extension(cert: x509.Certificate) -> str | None:
     from asn1crypto import x509 as a509  # deferred: only needed on this error path
     from cryptography.hazmat.primitives import serialization
 
+    # A diagnosis only: asn1crypto can fail on hostile input in ways beyond its documented
+    # ValueError (an AttributeError from a mis-tagged child), so any failure here counts as
+    # "this extension is broken", never as a crash.
     try:
         parsed = a509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-        extensions = parsed["tbs_certificate"]["extensions"]
-    except (ValueError, TypeError):
+        extensions = list(parsed["tbs_certificate"]["extensions"])
+    except Exception:
         return None
     for ext in extensions:
-        oid = ext["extn_id"].dotted
+        try:
+            oid = ext["extn_id"].dotted
+        except Exception:
+            return None
         try:
             _ = ext["extn_value"].parsed.native
-        except (ValueError, TypeError, KeyError):
+        except Exception:
             return str(oid)
         if oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME.dotted_string:
             # asn1crypto leaves otherName values unparsed; cryptography checks them.
-            for general_name in ext["extn_value"].parsed:
-                if general_name.name == "other_name":
-                    try:
+            try:
+                for general_name in ext["extn_value"].parsed:
+                    if general_name.name == "other_name":
                         _ = general_name.chosen["value"].native
-                    except (ValueError, TypeError, KeyError):
-                        return str(oid)
+            except Exception:
+                return str(oid)
     # asn1crypto accepted what cryptography refused: the culprit stays unnamed.
     return None
 
@@ -231,8 +245,26 @@ def _key_identifier(extensions: x509.Extensions, which: str) -> bytes | None:
 def _safe_extensions(cert: x509.Certificate) -> x509.Extensions | None:
     try:
         return cert.extensions
-    except ValueError:
+    except FOREIGN_ERRORS:
         return None
+
+
+_FINGERPRINTS: dict[int, tuple[x509.Certificate, bytes]] = {}
+_FINGERPRINT_LOCK = threading.Lock()
+
+
+def _fingerprint(cert: x509.Certificate) -> bytes:
+    """:func:`fingerprint`, remembered per object (a path search asks for the same few
+    certificates' fingerprints dozens of times)."""
+    hit = _FINGERPRINTS.get(id(cert))
+    if hit is not None and hit[0] is cert:
+        return hit[1]
+    value = fingerprint(cert)
+    with _FINGERPRINT_LOCK:  # verifiers run in threads (the relying-party service)
+        if len(_FINGERPRINTS) >= 512:
+            _FINGERPRINTS.pop(next(iter(_FINGERPRINTS)))
+        _FINGERPRINTS[id(cert)] = (cert, value)
+    return value
 
 
 def _is_self_issued(cert: x509.Certificate) -> bool:
@@ -242,7 +274,9 @@ def _is_self_issued(cert: x509.Certificate) -> bool:
 def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)
-    except (InvalidSignature, ValueError, TypeError):
+    except InvalidSignature:
+        return False
+    except FOREIGN_ERRORS:
         return False
     return True
 
@@ -299,7 +333,7 @@ def _build_paths(leaf: x509.Certificate, pool: Sequence[x509.Certificate],
     budget = [MAX_SIGNATURE_CHECKS]
 
     def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-        key = (fingerprint(cert), fingerprint(issuer))
+        key = (_fingerprint(cert), _fingerprint(issuer))
         if key not in signed:
             if budget[0] <= 0:
                 return False
@@ -329,9 +363,9 @@ def _build_paths(leaf: x509.Certificate, pool: Sequence[x509.Certificate],
             note(Reason.PATH_TOO_LONG, f"no anchor within {MAX_PATH_LENGTH} certificates",
                  index)
             return
-        in_chain = {fingerprint(c) for c in chain}
+        in_chain = {_fingerprint(c) for c in chain}
         candidates = [c for c in issuer_candidates(current, pool)
-                      if fingerprint(c) not in in_chain]
+                      if _fingerprint(c) not in in_chain]
         if not candidates:
             note(Reason.UNKNOWN_ISSUER,
                  f"no certificate of the issuer {current.issuer.rfc4514_string()} of "
@@ -436,6 +470,15 @@ def _check_issuer(cert: x509.Certificate, extensions: x509.Extensions, index: in
                                 subject=f"certificate {index}")
 
 
+def _check_name_constraints(extensions: x509.Extensions, index: int) -> None:
+    # RFC 5280 6.1.4 (g): NameConstraints bind every name below the CA. This validator does
+    # not process them, so a path through a constrained CA is refused, critical or not.
+    if _ext(extensions, x509.NameConstraints) is not None:
+        raise VerificationError(Reason.NAME_CONSTRAINTS_UNSUPPORTED,
+                                f"{_where(index)} has NameConstraints, which this validator "
+                                "does not process", subject=f"certificate {index}")
+
+
 def _policies(extensions: x509.Extensions) -> list[x509.ObjectIdentifier]:
     cp = _ext(extensions, x509.CertificatePolicies)
     if cp is None:
@@ -501,6 +544,8 @@ def _validate(path: list[x509.Certificate], options: ValidationOptions) -> Valid
     at = options.when()
     all_extensions = [certificate_extensions(cert, i) for i, cert in enumerate(path)]
     for index, (cert, extensions) in enumerate(zip(path, all_extensions, strict=True)):
+        if index > 0:
+            _check_name_constraints(extensions, index)
         _check_critical(extensions, index)
         _check_time(cert, at, index)
         _check_algorithms(cert, index)
@@ -522,13 +567,21 @@ def _validate(path: list[x509.Certificate], options: ValidationOptions) -> Valid
                     subject="certificate 0")
             role = CertificateRole.ANY
     policies, kind = _check_end_entity(all_extensions[0], role, options)
+    root = pinned_root(path[-1])
+    if root is not None and role is not CertificateRole.ANY and root.purpose != role.value:
+        # J-LIS runs one root per purpose: an auth-policy certificate under the signature
+        # root (or the reverse) is not what its policy claims.
+        raise VerificationError(Reason.ROOT_PURPOSE_MISMATCH,
+                                f"the path ends in the J-LIS {root.purpose} root "
+                                f"({root.label}), which does not issue {role.value} "
+                                "certificates", subject=f"certificate {len(path) - 1}")
     return ValidatedPath(
         certificates=tuple(path),
         role=role,
         policies=tuple(p.dotted_string for p in policies),
         policy_kind=kind,
         validated_at=at,
-        jlis_root=pinned_root(path[-1]),
+        jlis_root=root,
     )
 
 
@@ -548,9 +601,33 @@ def validate_path(leaf: x509.Certificate, trust: TrustStore, *,
                                 f"{len(offered)} certificates offered; at most "
                                 f"{MAX_OFFERED_CERTIFICATES} are considered for a path",
                                 subject="certificates")
-    pool = list(trust.anchors_among(offered))
-    pinned = {fingerprint(c) for c in pool}
-    pool += [c for c in offered if fingerprint(c) not in pinned]
+    leaf = checked(leaf, what="the end-entity certificate", index=0)
+    # An offered certificate that does not parse cannot be part of a valid path: it is left
+    # out rather than allowed to fail later with a foreign exception.
+    offered = [c for c in offered if _parses(c)]
+    try:
+        return _validate_offered(leaf, trust, offered, options)
+    except ASN1_ERRORS:
+        # Belt and braces: a lazily parsed field that checked() did not reach.
+        raise VerificationError(Reason.MALFORMED_CERTIFICATE,
+                                "a certificate of the path does not parse",
+                                subject="certificates") from None
+
+
+def _parses(cert: x509.Certificate) -> bool:
+    try:
+        checked(cert)
+    except VerificationError:
+        return False
+    return True
+
+
+def _validate_offered(leaf: x509.Certificate, trust: TrustStore,
+                      offered: list[x509.Certificate],
+                      options: ValidationOptions) -> ValidatedPath:
+    pool = [c for c in trust.anchors_among(offered) if _parses(c)]
+    pinned = {_fingerprint(c) for c in pool}
+    pool += [c for c in offered if _fingerprint(c) not in pinned]
     paths, failure = _build_paths(leaf, pool, trust)
     if not paths:
         assert failure is not None  # a walk with no path always notes why
@@ -573,6 +650,7 @@ def check_anchor(cert: x509.Certificate, at: dt.datetime | None = None) -> None:
     the real J-LIS roots (the 2015 generation is expired after 2025-10-19).
     """
     when = ValidationOptions(at=at).when()
+    cert = checked(cert, what="the root", index=1)
     extensions = certificate_extensions(cert, 1)
     _check_critical(extensions, 1)
     _check_time(cert, when, 1)

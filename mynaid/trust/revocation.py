@@ -21,11 +21,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import http.client
 import ipaddress
 import itertools
 import json
 import os
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -44,8 +44,9 @@ from cryptography.x509.oid import (
 )
 
 from mynaid.errors import ParseError
+from mynaid.trust.certs import ASN1_ERRORS
 from mynaid.trust.errors import Reason, VerificationError
-from mynaid.trust.path import ACCEPTED_HASHES
+from mynaid.trust.path import ACCEPTED_HASHES, KNOWN_EXTENSIONS
 
 __all__ = [
     "CrlSource",
@@ -59,6 +60,9 @@ __all__ = [
 CLOCK_SKEW = dt.timedelta(minutes=5)
 #: An OCSP response without nextUpdate is stale after this long.
 OCSP_MAX_AGE = dt.timedelta(days=1)
+#: A CRL without nextUpdate is stale this long after its thisUpdate (JPKI CRLs are
+#: reissued daily; a week leaves room for a verifier that fetches them less often).
+CRL_MAX_AGE = dt.timedelta(days=7)
 #: OCSP responses larger than this are refused (real ones are 1-4 KB).
 MAX_OCSP_RESPONSE = 64 * 1024
 #: CRL extensions we understand; a CRL with another critical extension is not used.
@@ -181,15 +185,38 @@ def _distribution_points(cert: x509.Certificate) -> list[DpKey]:
     return names
 
 
+def _may_sign_crls(issuer: x509.Certificate) -> bool:
+    """RFC 5280 4.2.1.3: a KeyUsage, when present, must allow cRLSign for CRLs."""
+    try:
+        ku = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    return bool(ku.crl_sign)
+
+
+def _crl_hash(crl: x509.CertificateRevocationList) -> hashes.HashAlgorithm | None:
+    try:
+        return crl.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return None
+
+
 def _load_crls(data: bytes, source: str) -> list[x509.CertificateRevocationList]:
     try:
         if b"-----BEGIN" in data:
             blocks = data.split(b"-----END X509 CRL-----")
-            return [x509.load_pem_x509_crl(block + b"-----END X509 CRL-----")
+            crls = [x509.load_pem_x509_crl(block + b"-----END X509 CRL-----")
                     for block in blocks if b"-----BEGIN X509 CRL-----" in block]
-        return [x509.load_der_x509_crl(data)]
-    except ValueError as exc:
-        raise ParseError(f"{source}: not a PEM or DER CRL") from exc
+            if not crls:
+                raise ValueError("no CRL block")
+        else:
+            crls = [x509.load_der_x509_crl(data)]
+        for crl in crls:  # the fields every check reads, parsed once here
+            _ = (crl.issuer.rfc4514_string(), crl.last_update_utc, crl.next_update_utc,
+                 crl.signature, crl.tbs_certlist_bytes, list(crl.extensions))
+        return crls
+    except ASN1_ERRORS:
+        raise ParseError(f"{source}: not a PEM or DER CRL", reason="malformed-crl") from None
 
 
 _CRL_SUFFIXES = frozenset({".crl", ".pem", ".der"})
@@ -215,6 +242,8 @@ class CrlSource:
     loose: list[Path] = field(default_factory=list)
     mapping: dict[DpKey, list[Path]] = field(default_factory=dict)
     _extra: list[x509.CertificateRevocationList] = field(default_factory=list)
+    #: How long a CRL without nextUpdate is believed after its thisUpdate.
+    max_age: dt.timedelta = CRL_MAX_AGE
 
     def add_crl(self, crl: x509.CertificateRevocationList) -> None:
         """Use an in-memory CRL (matched by issuer)."""
@@ -231,30 +260,53 @@ class CrlSource:
 
     @classmethod
     def load_config(cls, path: str | Path) -> CrlSource:
-        """A source from the JSON mapping file described above."""
+        """A source from the JSON mapping file described above (:class:`ParseError`, naming
+        the file and the entry, when it has another shape)."""
         config_path = Path(path)
         try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ParseError(f"{config_path}: cannot read the CRL mapping: {exc}") from exc
+            config = json.loads(config_path.read_bytes().decode("utf-8"))
+        except OSError as exc:
+            raise ParseError(f"cannot read the CRL mapping {config_path}: "
+                             f"{exc.strerror or exc}", reason="unreadable-file") from None
+        except (ValueError, RecursionError):
+            raise ParseError(f"{config_path}: the CRL mapping is not UTF-8 JSON",
+                             reason="malformed-crl-map") from None
+
+        def bad(message: str) -> ParseError:
+            return ParseError(f"{config_path}: {message}", reason="malformed-crl-map")
+
+        if not isinstance(config, dict):
+            raise bad("the CRL mapping must be a JSON object")
         base = config_path.parent
         source = cls()
-        if not isinstance(config, dict):
-            raise ParseError(f"{config_path}: the CRL mapping must be a JSON object")
-        for entry in config.get("distribution_points", []):
+        points = config.get("distribution_points", [])
+        if not isinstance(points, list):
+            raise bad('"distribution_points" must be a list')
+        for index, entry in enumerate(points):
+            where = f"distribution_points[{index}]"
+            if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+                raise bad(f'{where} must be an object with a "file" string')
             target = base / entry["file"]
             if "name" in entry:
+                if not isinstance(entry["name"], str):
+                    raise bad(f'{where}: "name" must be a string')
                 try:
                     name: DpKey = x509.Name.from_rfc4514_string(entry["name"])
-                except ValueError as exc:
-                    raise ParseError(f"{config_path}: bad DN {entry['name']!r}") from exc
+                except ValueError:
+                    raise bad(f"{where}: {entry['name']!r} is not an RFC 4514 DN") from None
             elif "uri" in entry:
-                name = str(entry["uri"])
+                if not isinstance(entry["uri"], str):
+                    raise bad(f'{where}: "uri" must be a string')
+                name = entry["uri"]
             else:
-                raise ParseError(f"{config_path}: a distribution point needs name or uri")
+                raise bad(f"{where}: a distribution point needs name or uri")
             source.map_distribution_point(name, target)
-        for item in [*config.get("files", []), *config.get("folders", [])]:
-            source.add_path(base / item)
+        for key in ("files", "folders"):
+            items = config.get(key, [])
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise bad(f'"{key}" must be a list of strings')
+            for item in items:
+                source.add_path(base / item)
         return source
 
     def _files(self, path: Path) -> list[Path]:
@@ -276,7 +328,7 @@ class CrlSource:
         for path in dict.fromkeys(paths):  # unique, in order
             try:
                 crls = _load_crls(path.read_bytes(), str(path))
-            except (OSError, ParseError) as exc:
+            except (OSError, ValueError, ParseError) as exc:
                 errors.append(f"{path}: {exc}")
                 continue
             found += [(crl, str(path)) for crl in crls]
@@ -287,33 +339,37 @@ class CrlSource:
               at: dt.datetime | None = None) -> RevocationResult:
         """The status of ``cert`` at ``at`` (default now) from the CRLs of ``issuer``."""
         when = _aware(at)
+        try:
+            return self._check(cert, issuer, when)
+        except ASN1_ERRORS:
+            return RevocationResult(RevocationStatus.INDETERMINATE, "crl",
+                                    "a CRL or the certificate does not parse",
+                                    Reason.MALFORMED)
+
+    def _check(self, cert: x509.Certificate, issuer: x509.Certificate,
+               when: dt.datetime) -> RevocationResult:
+        if not _may_sign_crls(issuer):
+            return RevocationResult(RevocationStatus.INDETERMINATE, "crl",
+                                    f"the KeyUsage of {issuer.subject.rfc4514_string()} does "
+                                    "not allow cRLSign", Reason.CRL_ISSUER_NOT_ALLOWED)
         candidates, errors = self._candidates(cert)
         stale: RevocationResult | None = None
         bad_signature = False
         usable: list[x509.CertificateRevocationList] = []
-        for crl, _origin in candidates:
-            if not _verify_signature(issuer.public_key(), crl.signature,
-                                     crl.tbs_certlist_bytes, crl.signature_hash_algorithm):
+        for crl, origin in candidates:
+            try:
+                verdict = self._one(crl, cert, issuer, when)
+            except ASN1_ERRORS:
+                errors.append(f"{origin}: the CRL does not parse")
+                continue
+            if verdict == "bad-signature":
                 bad_signature = True
-                continue
-            if not self._applicable(crl, cert):
-                continue
-            next_update = crl.next_update_utc
-            entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
-            if entry is not None and entry.revocation_date_utc <= when:
-                # A listed revocation is conclusive in any CRL, older or newer than the time
-                # of interest, as long as it took effect by then (revocation is final).
-                return self._revoked(crl, entry)
-            if crl.last_update_utc > when + CLOCK_SKEW:
-                continue  # issued later and not listing it: says nothing about that time
-            if next_update is not None and next_update < when - CLOCK_SKEW:
-                stale = stale or RevocationResult(
-                    RevocationStatus.INDETERMINATE, "crl",
-                    f"the CRL of {crl.issuer.rfc4514_string()} expired at "
-                    f"{next_update.isoformat()}", Reason.REVOCATION_STALE,
-                    crl.last_update_utc, next_update)
-                continue
-            usable.append(crl)
+            elif isinstance(verdict, RevocationResult):
+                if verdict.status is RevocationStatus.REVOKED:
+                    return verdict
+                stale = stale or verdict
+            elif verdict == "usable":
+                usable.append(crl)
         if usable:
             newest = max(usable, key=lambda c: c.last_update_utc)
             return RevocationResult(RevocationStatus.GOOD, "crl",
@@ -329,6 +385,37 @@ class CrlSource:
         return RevocationResult(RevocationStatus.INDETERMINATE, "crl",
                                 f"no CRL of {cert.issuer.rfc4514_string()} is available{detail}",
                                 Reason.REVOCATION_UNAVAILABLE)
+
+    def _one(self, crl: x509.CertificateRevocationList, cert: x509.Certificate,
+             issuer: x509.Certificate, when: dt.datetime) -> RevocationResult | str:
+        """What one CRL says: a revoked or stale result, "usable", "bad-signature" or
+        "skip" (not applicable, or issued after the time of interest)."""
+        if not _verify_signature(issuer.public_key(), crl.signature,
+                                 crl.tbs_certlist_bytes, _crl_hash(crl)):
+            return "bad-signature"
+        if not self._applicable(crl, cert):
+            return "skip"
+        next_update = crl.next_update_utc
+        if next_update is None:
+            # RFC 5280 5.1.2.5 makes nextUpdate mandatory; one without it still goes
+            # stale, after the configured maximum age.
+            next_update = crl.last_update_utc + self.max_age
+        entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+        if entry is not None and entry.revocation_date_utc <= when:
+            # A listed revocation is conclusive in any CRL, older or newer than the time
+            # of interest, as long as it took effect by then (revocation is final).
+            return self._revoked(crl, entry)
+        if crl.last_update_utc > when + CLOCK_SKEW:
+            return "skip"  # issued later and not listing it: says nothing about then
+        if next_update < when - CLOCK_SKEW:
+            return RevocationResult(
+                RevocationStatus.INDETERMINATE, "crl",
+                f"the CRL of {crl.issuer.rfc4514_string()} expired at "
+                f"{next_update.isoformat()}"
+                + (" (it has no nextUpdate; maximum age applied)"
+                   if crl.next_update_utc is None else ""),
+                Reason.REVOCATION_STALE, crl.last_update_utc, next_update)
+        return "usable"
 
     @staticmethod
     def _applicable(crl: x509.CertificateRevocationList, cert: x509.Certificate) -> bool:
@@ -377,6 +464,33 @@ class CrlSource:
                                 entry.revocation_date_utc, reason)
 
 
+def preload(source: CrlSource) -> int:
+    """Read and parse every CRL file ``source`` names, now; returns how many CRLs.
+
+    Raises :class:`ParseError` naming the file that is missing, unreadable or not a CRL
+    (the CLI calls this, so that bad input is an input error, not a failed verification).
+    """
+    count = 0
+    paths = [p for paths in source.mapping.values() for p in paths]
+    for path in [*paths, *source.loose]:
+        if path.is_dir():
+            files = source._files(path)
+            if not files:
+                raise ParseError(f"{path}: the folder holds no .crl/.pem/.der file",
+                                 reason="unreadable-file")
+        else:
+            files = [path]
+        for item in files:
+            try:
+                data = item.read_bytes()
+            except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+                detail = exc.strerror if isinstance(exc, OSError) else "bad file name"
+                raise ParseError(f"cannot read the CRL {item!s}: {detail or exc}",
+                                 reason="unreadable-file") from None
+            count += len(_load_crls(data, str(item)))
+    return count
+
+
 # --- OCSP ------------------------------------------------------------------------------------
 
 Fetcher = Callable[[str, bytes, float], bytes]
@@ -394,22 +508,101 @@ def _is_loopback(host: str | None) -> bool:
 
 
 def http_post(url: str, body: bytes, timeout: float) -> bytes:
-    """POST an OCSP request (RFC 6960 A.1) and return the body of a 200 answer."""
+    """POST an OCSP request (RFC 6960 A.1) and return the body of a 200 answer.
+
+    ``timeout`` bounds the whole exchange (connect, request, status line, headers, body)
+    with one deadline: a watchdog shuts the socket down when it passes, so a responder that
+    drips one byte at a time cannot stretch it. Redirects are not followed (a 3xx is an
+    error: a POST must not turn into a GET somewhere else). Raises :class:`OSError` (also
+    for the deadline) or :class:`http.client.HTTPException`; ``ValueError`` for a bad URL.
+    """
+    import http.client
+    import threading
+    import time
+
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"OCSP URL must be http or https, not {parts.scheme!r}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"OCSP URL must be http or https with a host, not {url!r}")
+    if timeout <= 0:
+        raise ValueError("the OCSP timeout must be positive")
+    deadline = time.monotonic() + timeout
+    host, port = parts.hostname, parts.port
+    target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
     # Honour proxy settings from the environment, except for loopback responders (a local
     # test or relay responder must not be sent through a corporate proxy).
-    handlers: list[urllib.request.BaseHandler] = []
-    if _is_loopback(parts.hostname):
-        handlers.append(urllib.request.ProxyHandler({}))
-    opener = urllib.request.build_opener(*handlers)
-    request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
-        "Content-Type": "application/ocsp-request",
-        "Accept": "application/ocsp-response",
-    })
-    with opener.open(request, timeout=timeout) as response:
-        data: bytes = response.read(MAX_OCSP_RESPONSE + 1)
+    proxy = None if _is_loopback(host) else urllib.request.getproxies().get(parts.scheme)
+    if proxy is not None and urllib.request.proxy_bypass(host):
+        proxy = None
+    conn: http.client.HTTPConnection
+    if proxy is not None:
+        proxy_parts = urllib.parse.urlsplit(proxy if "//" in proxy else f"http://{proxy}")
+        if not proxy_parts.hostname:
+            raise ValueError("the proxy setting has no host")
+        if parts.scheme == "https":
+            conn = http.client.HTTPSConnection(proxy_parts.hostname, proxy_parts.port,
+                                               timeout=timeout)
+            conn.set_tunnel(host, port)
+        else:
+            conn = http.client.HTTPConnection(proxy_parts.hostname, proxy_parts.port,
+                                              timeout=timeout)
+            target = url
+    elif parts.scheme == "https":
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    expired = threading.Event()
+    watchdog: threading.Timer | None = None
+    try:
+        conn.connect()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the OCSP exchange timed out")
+        sock = conn.sock
+
+        def stop() -> None:
+            expired.set()
+            try:
+                sock.shutdown(2)  # SHUT_RDWR: any blocked recv returns at once
+            except OSError:
+                pass
+
+        watchdog = threading.Timer(remaining, stop)
+        watchdog.daemon = True
+        watchdog.start()
+        conn.request("POST", target, body=body, headers={
+            "Content-Type": "application/ocsp-request",
+            "Accept": "application/ocsp-response",
+            "Connection": "close",
+        })
+        response = conn.getresponse()
+        if response.status != 200:
+            raise OSError(f"HTTP {response.status} (redirects are not followed)"
+                          if 300 <= response.status < 400 else f"HTTP {response.status}")
+        declared = response.getheader("Content-Length")
+        if declared is not None and declared.strip().isdigit() \
+                and int(declared) > MAX_OCSP_RESPONSE:
+            raise ValueError("the OCSP response is too large")
+        chunks: list[bytes] = []
+        total = 0
+        while total <= MAX_OCSP_RESPONSE:
+            chunk = response.read1(MAX_OCSP_RESPONSE + 1 - total)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        data = b"".join(chunks)
+    except (OSError, http.client.HTTPException) as exc:
+        if expired.is_set():
+            raise TimeoutError(f"the OCSP exchange took longer than {timeout:g} s") from None
+        if isinstance(exc, http.client.HTTPException):
+            raise OSError("not a valid HTTP answer") from None
+        raise
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+        conn.close()
+    if expired.is_set():
+        raise TimeoutError(f"the OCSP exchange took longer than {timeout:g} s")
     if len(data) > MAX_OCSP_RESPONSE:
         raise ValueError("the OCSP response is too large")
     return data
@@ -486,29 +679,33 @@ class OcspChecker:
         request = self.build_request(cert, issuer, nonce)
         try:
             raw = self.fetch(url, request, self.timeout)
-        except (OSError, ValueError, urllib.error.URLError) as exc:
-            # URLError/HTTPError/timeouts are OSErrors; ValueError covers a bad URL.
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            # Timeouts are OSErrors; ValueError covers a bad URL or an oversized answer;
+            # HTTPException a garbled status line. All leave the CRL fallback to be tried.
+            detail = str(exc) if not isinstance(exc, http.client.HTTPException) \
+                else "not a valid HTTP answer"
             return self._fail(Reason.REVOCATION_UNREACHABLE,
-                              f"the OCSP responder at {url} did not answer: {exc}")
+                              f"the OCSP responder at {url} did not answer: {detail}")
         try:
             response = ocsp.load_der_ocsp_response(raw)
-        except ValueError:
+            status = response.response_status
+        except ASN1_ERRORS:
             return self._fail(Reason.MALFORMED, "the OCSP response is not valid DER")
-        if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+        if status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
             return self._fail(Reason.OCSP_ERROR_RESPONSE,
-                              f"the responder answered {response.response_status.name}")
+                              f"the responder answered {status.name}")
         try:
             return self._validate(response, cert, issuer, nonce, when, current)
-        except ValueError as exc:  # lazily parsed parts of the response
-            return self._fail(Reason.MALFORMED, f"the OCSP response does not parse: {exc}")
+        except ASN1_ERRORS:  # lazily parsed parts of the response
+            return self._fail(Reason.MALFORMED, "the OCSP response does not parse")
 
     @staticmethod
     def _fail(reason: Reason, message: str, status: RevocationStatus =
               RevocationStatus.INDETERMINATE) -> RevocationResult:
         return RevocationResult(status, "ocsp", message, reason)
 
-    def _responder(self, response: ocsp.OCSPResponse, issuer: x509.Certificate
-                   ) -> tuple[x509.Certificate | None, str]:
+    def _responder(self, response: ocsp.OCSPResponse, issuer: x509.Certificate,
+                   when: dt.datetime) -> tuple[x509.Certificate | None, str]:
         """The certificate that signed ``response`` and whether it may speak for ``issuer``:
         returns (certificate, "") when authorised, (None, why) otherwise."""
         candidates = [issuer, *self.trusted_responders, *response.certificates]
@@ -531,28 +728,42 @@ class OcspChecker:
                 return signer, ""
             if any(_same_key(signer, t) for t in self.trusted_responders):
                 return signer, ""
-            if self._delegated(signer, issuer):
+            if self._delegated(signer, issuer, when):
                 return signer, ""
             why = (f"the responder {signer.subject.rfc4514_string()} is not authorised by "
                    f"the issuer (not issued by its key with id-kp-OCSPSigning)")
         return None, why
 
     @staticmethod
-    def _delegated(signer: x509.Certificate, issuer: x509.Certificate) -> bool:
+    def _delegated(signer: x509.Certificate, issuer: x509.Certificate,
+                   when: dt.datetime) -> bool:
+        """RFC 6960 4.2.2.2: issued by the issuer's key, id-kp-OCSPSigning, a KeyUsage (if
+        any) with digitalSignature, no unknown critical extension, valid at ``when`` (the
+        validation time, not the wall clock)."""
         try:
             signer.verify_directly_issued_by(issuer)
-            eku = signer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        except (InvalidSignature, ValueError, TypeError, x509.ExtensionNotFound):
+            extensions = signer.extensions
+            eku = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except (InvalidSignature, x509.ExtensionNotFound):
+            return False
+        except ASN1_ERRORS:
             return False
         if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
             return False
-        now = _now()
-        return signer.not_valid_before_utc <= now <= signer.not_valid_after_utc
+        try:
+            ku = extensions.get_extension_for_class(x509.KeyUsage).value
+            if not ku.digital_signature:
+                return False
+        except x509.ExtensionNotFound:
+            pass
+        if any(ext.critical and ext.oid not in KNOWN_EXTENSIONS for ext in extensions):
+            return False
+        return signer.not_valid_before_utc <= when <= signer.not_valid_after_utc
 
     def _validate(self, response: ocsp.OCSPResponse, cert: x509.Certificate,
                   issuer: x509.Certificate, nonce: bytes | None, when: dt.datetime,
                   now: dt.datetime) -> RevocationResult:
-        signer, why = self._responder(response, issuer)
+        signer, why = self._responder(response, issuer, when)
         if signer is None:
             if why == "bad-signature":
                 return self._fail(Reason.REVOCATION_BAD_SIGNATURE,

@@ -141,15 +141,16 @@ def _malformed(message: str) -> VerificationError:
 
 
 def _utf8(value: bytes, field: str) -> str:
-    from asn1crypto import core  # deferred: the CLI imports this module lazily anyway
+    """A DER UTF8String (tag 0C, definite minimal length, nothing after it) as text."""
+    from mynaid.trust.der import read_header
 
     try:
-        parsed = core.UTF8String.load(value, strict=True)
-        text = parsed.native
-    except (ValueError, TypeError) as exc:
-        raise _malformed(f"the {field} otherName is not a DER UTF8String") from exc
-    if not isinstance(text, str):
-        raise _malformed(f"the {field} otherName is not a UTF8String")
+        header = read_header(value, 0, len(value), subject="certificate 0")
+        if header.tag != 0x0C or header.header_length + header.length != len(value):
+            raise ValueError("not one UTF8String")
+        text = bytes(value[header.header_length:]).decode("utf-8")
+    except (VerificationError, ValueError, TypeError, IndexError):
+        raise _malformed(f"the {field} otherName is not a DER UTF8String") from None
     return text
 
 
