@@ -573,13 +573,15 @@ def verify_pdf(stream: IO[bytes], trust: TrustStore, *,
             continue
         if embedded.docmdp_level is not None:
             verdict.certified = int(embedded.docmdp_level.value)
+        # Coverage and later changes first: they are about the file's structure, and an
+        # unsigned update is the verdict even when the CMS itself is intact.
+        _check_changes(verdict, embedded, verdict.revision == last_revision,
+                       verdict.certified if verdict.certified is not None else certification)
         try:
             signer, others = _check_cms(verdict, embedded)
         except DocumentError as exc:
             verdict.fail(exc.code, exc.detail)
             continue
-        _check_changes(verdict, embedded, verdict.revision == last_revision,
-                       verdict.certified if verdict.certified is not None else certification)
         try:
             path = validate_path(signer, trust, intermediates=[*others, *extra_certificates],
                                  options=options)
