@@ -77,11 +77,26 @@ def test_signature_dictionary_is_the_filing_format(signed: Path) -> None:
     assert verdicts(signed) == [(name, True, None)]
 
 
+@pytest.mark.parametrize("key", ["sign", "auth"])
 def test_one_verify_and_one_card_signature_per_document(protocol: CardProtocol, plain: Path,
-                                                       tmp_path: Path) -> None:
-    summary = card_sign(protocol, plain, tmp_path / "o.pdf")
-    # pyHanko's dry run sized the signature without the card: exactly one card signature.
+                                                       tmp_path: Path, key: str) -> None:
+    sent: list[bytes] = []
+    transmit = protocol.transport.transmit
+
+    def recording(apdu: bytes) -> tuple[bytes, int]:
+        sent.append(bytes(apdu))
+        return transmit(apdu)
+
+    protocol.transport.transmit = recording  # type: ignore[method-assign]
+    summary = card_sign(protocol, plain, tmp_path / "o.pdf", key=key)
+    # pyHanko's dry run sized the signature without the card: exactly one card signature,
+    # and one VERIFY carrying the secret (the others are the guard's counter queries),
+    # even for the signature key whose certificate needs the password to be read.
     assert summary["card_signatures"] == 1
+    verifies = [a for a in sent if a[1] == 0x20 and len(a) > 5]
+    signs = [a for a in sent if a[:2] == bytes([0x80, 0x2A])]
+    assert (len(verifies), len(signs)) == (1, 1)
+    assert verdicts(tmp_path / "o.pdf")[0][1:] == (True, None)
 
 
 def test_pyhanko_validator_accepts_mynaid_output(signed: Path) -> None:
