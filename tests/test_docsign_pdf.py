@@ -42,7 +42,7 @@ def card_sign(protocol: CardProtocol, src: Path, dst: Path, key: str = "sign",
 def verdicts(path: Path) -> list[tuple[str | None, bool, str | None]]:
     with path.open("rb") as f:
         report = verify_pdf(f, trust())
-    return [(s.field, s.valid, s.reason) for s in report.signatures]
+    return [(s.field_name, s.valid, s.reason) for s in report.signatures]
 
 
 @pytest.fixture

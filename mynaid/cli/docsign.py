@@ -214,7 +214,7 @@ def pdf_verify_command(settings: Settings, file: Path, trust_paths: tuple[Path, 
     for i, verdict in enumerate(report.signatures, 1):
         d = verdict.as_dict()
         state = "valid" if verdict.valid else f"REFUSED {verdict.reason}: {verdict.detail}"
-        lines.append(f"Signature {i} (field {verdict.field}, object {verdict.object_id}): "
+        lines.append(f"Signature {i} (field {verdict.field_name}, object {verdict.object_id}): "
                      f"{state}")
         if d["byte_range"] is not None:
             lines.append(f"  ByteRange:  {d['byte_range']} ({d['coverage'] or '?'})")

@@ -19,7 +19,6 @@ object: pyHanko hashes the /ByteRange in chunks.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import os
@@ -27,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from asn1crypto import cms as acms
 from asn1crypto import x509 as a509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -135,18 +133,19 @@ def _card_signer(opened: DocumentKey) -> Any:
     from pyhanko.sign import signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    class CardSigner(signers.Signer):  # type: ignore[misc]
+    class CardSigner(signers.Signer):
         """A pyHanko signer whose raw signature is the card's (dry runs are zeros)."""
 
         async def async_sign_raw(self, data: bytes, digest_algorithm: str,
                                  dry_run: bool = False) -> bytes:
-            size = (opened.certificate.public_key().key_size + 7) // 8  # type: ignore[union-attr]
+            public = opened.certificate.public_key()
+            size = (public.key_size + 7) // 8 if isinstance(public, rsa.RSAPublicKey) else 512
             if dry_run:
                 return bytes(size)
             digest = hashlib.new(digest_algorithm, data).digest()
             return opened.sign_digest(digest_algorithm, digest)
 
-    registry = SimpleCertificateStore.from_certs(
+    registry = SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
         [_asn1(opened.ca_certificate)] if opened.ca_certificate is not None else [])
     from asn1crypto import algos
 
@@ -211,7 +210,7 @@ def _free_field_name(infile: IO[bytes]) -> str:
 class SignatureVerdict:
     """One signature dictionary's verdict; ``reason`` is None when it is valid."""
 
-    field: str | None
+    field_name: str | None
     object_id: int
     reason: str | None = None
     detail: str | None = None
@@ -245,7 +244,7 @@ class SignatureVerdict:
                       "serial": format(self.signer.serial_number, "X"),
                       "issuer": self.signer.issuer.rfc4514_string()}
         return {
-            "field": self.field, "object": self.object_id, "valid": self.valid,
+            "field": self.field_name, "object": self.object_id, "valid": self.valid,
             "reason": self.reason, "detail": self.detail, "subfilter": self.subfilter,
             "revision": self.revision, "byte_range": self.byte_range,
             "coverage": self.coverage, "modification_level": self.modification_level,
@@ -294,7 +293,7 @@ class PdfVerification:
                 code = DocReason(failure.reason)
             except ValueError:
                 code = None
-            where = f"signature {failure.field or failure.object_id}"
+            where = f"signature {failure.field_name or failure.object_id}"
             if code is None:
                 err = DocumentError(DocReason.PDF_BAD_SIGNATURE, failure.detail or "",
                                     subject=where)
@@ -470,6 +469,7 @@ def _check_changes(verdict: SignatureVerdict, embedded: Any, is_last: bool,
     if coverage == SignatureCoverageLevel.ENTIRE_FILE:
         verdict.modification_level = "none"
         return
+    diff: Any
     try:
         diff = DEFAULT_DIFF_POLICY.review_file(embedded.reader, embedded.signed_revision,
                                                field_mdp_spec=embedded.fieldmdp,
@@ -530,11 +530,12 @@ def verify_pdf(stream: IO[bytes], trust: TrustStore, *,
     used: set[int] = set()
     items: list[tuple[SignatureVerdict, Any]] = []
     for name, sig_ref, sig_field in fields_found[:MAX_SIGNATURES]:
-        idnum = getattr(sig_ref, "idnum", None)
-        if idnum is None:
-            idnum = getattr(getattr(sig_ref, "reference", None), "idnum", -1)
+        found: Any = getattr(sig_ref, "idnum", None)
+        if found is None:
+            found = getattr(getattr(sig_ref, "reference", None), "idnum", -1)
+        idnum = int(found)
         used.add(idnum)
-        verdict = SignatureVerdict(field=name, object_id=idnum)
+        verdict = SignatureVerdict(field_name=name, object_id=idnum)
         embedded = None
         sig_obj = sig_ref.get_object()
         verdict.subfilter = str(sig_obj.get("/SubFilter", "")).lstrip("/") or None
@@ -550,7 +551,7 @@ def verify_pdf(stream: IO[bytes], trust: TrustStore, *,
                              f"/Contents is not a CMS SignedData ({type(exc).__name__})")
         items.append((verdict, embedded))
     for idnum in sorted(set(dicts) - used):
-        verdict = SignatureVerdict(field=None, object_id=idnum)
+        verdict = SignatureVerdict(field_name=None, object_id=idnum)
         verdict.fail(DocReason.PDF_UNREFERENCED_SIGNATURE,
                      f"object {idnum} is a signature dictionary that no signature field uses")
         items.append((verdict, None))
@@ -563,7 +564,7 @@ def verify_pdf(stream: IO[bytes], trust: TrustStore, *,
         if info is not None:
             certification = int(info.permission.value)
     except Exception:
-        items.append((SignatureVerdict(field=None, object_id=-1), None))
+        items.append((SignatureVerdict(field_name=None, object_id=-1), None))
         items[-1][0].fail(DocReason.PDF_MALFORMED, "unreadable /Perms /DocMDP entry")
 
     revisions = [v.revision for v, e in items if e is not None and v.revision is not None]
