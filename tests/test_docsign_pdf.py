@@ -356,3 +356,86 @@ def test_pdfsig_accepts_a_single_signature(signed: Path) -> None:
     assert "Signature is Valid." in out and "Not total" not in out, out
     _key, cert = software_signer()  # the software signer names the same test root
     assert cert.issuer.rfc4514_string() in trust().anchors_among([]) or True
+
+
+# --- PAdES ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tsa_url() -> object:
+    """An RFC 3161 timestamp authority on 127.0.0.1 (pyHanko's in-memory TSA behind HTTP),
+    with a certificate under the test root; stopped after the test."""
+    import http.server
+    import threading
+
+    from asn1crypto import keys, tsp
+    from asn1crypto import x509 as a509
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+    from tests.trust_pki import Spec, fresh_key, issue, key_usage, name, root
+
+    key = fresh_key("docsign tsa")
+    cert = issue(root("sign"), key, Spec(subject=name("mynaid test TSA"),
+                                         key_usage=key_usage(digital_signature=True),
+                                         eku=[ExtendedKeyUsageOID.TIME_STAMPING],
+                                         policies=(), holder=False))
+    stamper = DummyTimeStamper(
+        tsa_cert=a509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
+        tsa_key=keys.PrivateKeyInfo.load(key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())))
+    assert isinstance(cert, x509.Certificate)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            length = int(self.headers.get("Content-Length", "0"))
+            request = tsp.TimeStampReq.load(self.rfile.read(min(length, 65536)))
+            body = stamper.request_tsa_response(request).dump()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tsa"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize("level", ["b-b", "b-t"])
+def test_pades_baseline(protocol: CardProtocol, plain: Path, tmp_path: Path, level: str,
+                        tsa_url: str) -> None:
+    from asn1crypto import x509 as a509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    out = tmp_path / f"pades-{level}.pdf"
+    card_sign(protocol, plain, out, pades=level,
+              tsa_url=tsa_url if level == "b-t" else None)
+    with out.open("rb") as f:
+        report = verify_pdf(f, trust())
+        [sig] = report.signatures
+        assert sig.valid and sig.subfilter == "ETSI.CAdES.detached"
+        assert sig.timestamp == (level == "b-t")
+        root = a509.Certificate.load(_der(PKI_DIR / "sign-root.pem"))
+        status = validate_pdf_signature(PdfFileReader(f).embedded_signatures[0],
+                                        ValidationContext(trust_roots=[root]))
+        assert status.bottom_line, status.pretty_print_details()
+        if level == "b-t":
+            assert status.timestamp_validity is not None
+
+
+def test_pades_b_t_needs_a_tsa(cli_run: CliRunner, plain: Path, tmp_path: Path) -> None:
+    result = cli_run("--emulator", "pdf", "sign", str(plain), "-o", str(tmp_path / "o.pdf"),
+                     "--pades", "b-t")
+    assert result.code == 1 and "--tsa" in result.err
