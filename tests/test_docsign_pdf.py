@@ -389,7 +389,7 @@ def tsa_url() -> object:
     assert isinstance(cert, x509.Certificate)
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             request = tsp.TimeStampReq.load(self.rfile.read(min(length, 65536)))
             body = stamper.request_tsa_response(request).dump()

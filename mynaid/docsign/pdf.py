@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -302,20 +303,77 @@ class PdfVerification:
             raise DocumentError(code, failure.detail or "", subject=where)
 
 
-def _all_signature_dicts(reader: Any) -> dict[int, Any]:
-    """Every object (latest version) that looks like a signature dictionary."""
+_SIG_MARKER = re.compile(rb"/ByteRange\b|/Type\s*/(?:Sig|DocTimeStamp)\b")
+_STREAM_KEYWORD = re.compile(rb"\bstream\r?\n|\bendobj\b")
+_SCAN_CHUNK = 1 << 20
+#: How far into an object its dictionary may reach before the ``stream`` keyword.
+_MAX_DICT_BYTES = 1 << 16
+
+
+def _marker_offsets(stream: IO[bytes]) -> list[int]:
+    """Offsets of every /ByteRange or /Type /Sig token in the raw file, scanned in chunks
+    (memory independent of the file size)."""
+    found: list[int] = []
+    stream.seek(0)
+    base = 0
+    carry = b""
+    while chunk := stream.read(_SCAN_CHUNK):
+        data = carry + chunk
+        for match in _SIG_MARKER.finditer(data):
+            at = base - len(carry) + match.start()
+            if not found or found[-1] != at:
+                found.append(at)
+            if len(found) > 4 * MAX_SIGNATURES:
+                raise DocumentError(DocReason.PDF_MALFORMED,
+                                    "too many signature markers", subject="document")
+        carry = data[-32:]
+        base += len(chunk)
+    return sorted(set(found))
+
+
+def _all_signature_dicts(reader: Any, stream: IO[bytes]) -> dict[int, Any]:
+    """Every object (latest version) that is a signature dictionary, used or not.
+
+    Resolving every object would read every stream's data (a 200 MB image at once), so
+    objects at a file offset are looked at only where the raw bytes of their dictionary hold
+    a signature marker; objects inside object streams (which hold no streams) are resolved.
+    """
     from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.xref import ObjStreamRef
 
     refs: set[Any] = set()
     for revision in range(reader.xrefs.total_revisions):
         refs |= set(reader.xrefs.explicit_refs_in_revision(revision))
+    direct: list[tuple[int, Any]] = []
+    compressed: list[Any] = []
+    for ref in refs:
+        location = reader.xrefs[ref]
+        if isinstance(location, ObjStreamRef):
+            compressed.append(ref)
+        elif isinstance(location, int):
+            direct.append((location, ref))
+    direct.sort(key=lambda item: item[0])
+    candidates: set[Any] = set(compressed)
+    offsets = [o for o, _r in direct]
+    for at in _marker_offsets(stream):
+        i = bisect.bisect_right(offsets, at) - 1
+        if i < 0:
+            continue
+        start, ref = direct[i]
+        # Is the marker in the object's dictionary, or inside its stream data?
+        stream.seek(start)
+        head = stream.read(min(_MAX_DICT_BYTES, max(0, at - start) + 64))
+        keyword = _STREAM_KEYWORD.search(head)
+        if keyword is None or start + keyword.start() > at:
+            candidates.add(ref)
     found: dict[int, Any] = {}
-    for ref in sorted(refs, key=lambda r: (r.idnum, r.generation)):
+    for ref in sorted(candidates, key=lambda r: (r.idnum, r.generation)):
         try:
             obj = reader.get_object(ref)
         except Exception:  # noqa: S112 - a broken object cannot be a usable signature
             continue
-        if isinstance(obj, generic.DictionaryObject) and (
+        if isinstance(obj, generic.DictionaryObject) and not isinstance(
+                obj, generic.StreamObject) and (
                 obj.get("/Type") in ("/Sig", "/DocTimeStamp") or "/ByteRange" in obj):
             found[ref.idnum] = obj
             if len(found) > MAX_SIGNATURES:
@@ -520,7 +578,7 @@ def verify_pdf(stream: IO[bytes], trust: TrustStore, *,
     reader = _reader(stream)
     try:
         fields_found = list(enumerate_sig_fields(reader, filled_status=True))
-        dicts = _all_signature_dicts(reader)
+        dicts = _all_signature_dicts(reader, stream)
     except DocumentError:
         raise
     except Exception as exc:
