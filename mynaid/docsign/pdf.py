@@ -19,6 +19,7 @@ object: pyHanko hashes the /ByteRange in chunks.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import os
