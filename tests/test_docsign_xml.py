@@ -332,3 +332,21 @@ def test_cli_refuses_a_duplicate_attachment_name_before_the_secret(
     result = cli_run("--emulator", "xml", "sign", str(form), "-o", str(tmp_path / "o.xml"),
                      "--detached", str(attachment), "--detached", str(twin))
     assert result.code == 1 and "same file name" in result.err
+
+
+@needs_xmlsec1
+@pytest.mark.parametrize("doc", [
+    # Streamed C14N (namespaces, attributes, comments, PIs, escapes)...
+    '<?xml version="1.0"?><?app v1?><Root xmlns="urn:d" xmlns:a="urn:a" a:k="1" b="&amp;">'
+    '<a:Form Id="f">申請<!-- note -->書 &lt; &gt;</a:Form><x xmlns=""/></Root>',
+    # ...and the fallback to libxml2's when two prefixes name one namespace.
+    '<Root xmlns:a="urn:a" xmlns:b="urn:a"><a:x b:y="1" a:z="2">t</a:x></Root>',
+])
+def test_whole_document_canonicalisation_interop(protocol: CardProtocol, tmp_path: Path,
+                                                 doc: str) -> None:
+    src = tmp_path / "doc.xml"
+    src.write_text(doc, encoding="utf-8")
+    out = tmp_path / "signed.xml"
+    card_sign(protocol, src, out)
+    assert xmlsec1_verify(out).returncode == 0, xmlsec1_verify(out).stderr
+    assert verify_xml(out, trust()).references == [""]

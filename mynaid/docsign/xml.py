@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
+from mynaid.docsign.c14n import AmbiguousPrefix, HashingReader, c14n_digest
 from mynaid.docsign.card import DocumentKey
 from mynaid.docsign.reasons import DocReason, DocumentError, DocumentInputError
 from mynaid.trust.anchors import TrustStore
@@ -89,8 +90,21 @@ def _parser() -> etree.XMLParser:
 
 
 def _parse(source: IO[bytes] | Path) -> Any:
+    return _parse_hashed(source)[0]
+
+
+def _parse_hashed(source: IO[bytes] | Path) -> tuple[Any, bytes]:
+    """The parsed document and the SHA-256 of the raw bytes it was parsed from."""
     try:
-        tree = etree.parse(source, _parser())
+        if isinstance(source, Path):
+            with source.open("rb") as f:
+                reader = HashingReader(f)
+                tree = etree.parse(reader, _parser())
+                while reader.read(_CHUNK):
+                    pass
+        else:
+            reader = HashingReader(source)
+            tree = etree.parse(reader, _parser())
     except (etree.XMLSyntaxError, OSError, ValueError) as exc:
         raise DocumentError(DocReason.XML_MALFORMED,
                             f"not well-formed XML ({exc.__class__.__name__})",
@@ -98,7 +112,26 @@ def _parse(source: IO[bytes] | Path) -> Any:
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise DocumentError(DocReason.XML_MALFORMED, "documents with a DTD are refused",
                             subject="document")
-    return tree
+    return tree, reader.hash.digest()
+
+
+def _streamed_digest(source: Path, algorithm: str, skip: str | None
+                     ) -> tuple[bytes, bytes] | None:
+    """(C14N digest, raw SHA-256) by the streaming canonicaliser, or None when it cannot
+    tell the attribute prefixes apart (the caller then uses libxml2's C14N on the tree)."""
+    try:
+        return c14n_digest(source, algorithm, skip=skip)
+    except AmbiguousPrefix:
+        return None
+    except (etree.XMLSyntaxError, OSError, ValueError) as exc:
+        raise DocumentError(DocReason.XML_MALFORMED,
+                            f"not well-formed XML ({exc.__class__.__name__})",
+                            subject="document") from None
+
+
+def _changed() -> DocumentError:
+    return DocumentError(DocReason.XML_MALFORMED,
+                         "the file changed between two reads of it", subject="document")
 
 
 def digest_file(path: Path, algorithm: str) -> bytes:
@@ -171,7 +204,12 @@ def sign_xml(source: Path, output: IO[bytes], opened: DocumentKey, *,
     names = [p.name for p in detached]
     if len(set(names)) != len(names):
         raise DocumentInputError("two attachments have the same file name")
-    tree = _parse(source)
+    # The whole document's digest is streamed before the tree is built, so that the two
+    # are never in memory together; the raw hashes show both read the same bytes.
+    streamed = _streamed_digest(source, digest, None) if reference_id is None else None
+    tree, raw = _parse_hashed(source)
+    if streamed is not None and streamed[1] != raw:
+        raise _changed()
     root = tree.getroot()
     if root.find(f".//{_q('Signature')}") is not None:
         raise DocumentInputError("the document already has an XML signature",
@@ -183,7 +221,7 @@ def sign_xml(source: Path, output: IO[bytes], opened: DocumentKey, *,
             raise DocumentInputError("the referenced element must be the document element "
                                      "or a child of it")
     # Digests first: the enveloped transform removes the Signature, which is not there yet.
-    doc_digest = _c14n_digest(tree, digest, target)
+    doc_digest = streamed[0] if streamed is not None else _c14n_digest(tree, digest, target)
     file_digests = [digest_file(p, digest) for p in detached]
 
     nsmap = {None: DS}
@@ -345,7 +383,61 @@ def verify_xml(source: Path, trust: TrustStore, *, base_dir: Path | None = None,
     are read from ``base_dir`` (default: the document's folder) in chunks."""
     options = options or ValidationOptions()
     base = base_dir or source.resolve().parent
-    tree = _parse(source)
+    checked = _verify_tree(source, base)
+    # The whole document's digest streams over the file with the tree gone (memory: about
+    # the largest text node, not the document twice).
+    for algorithm, expected in checked.pending:
+        streamed = _streamed_digest(source, algorithm, _q("Signature"))
+        if streamed is None:
+            tree, raw = _parse_hashed(source)
+            sig = tree.getroot().find(_q("Signature"))
+            holder = _with_signature_removed(sig)
+            actual = _c14n_digest(tree, algorithm)
+            _restore_signature(sig, *holder)
+            del tree, sig
+        else:
+            actual, raw = streamed
+        if raw != checked.raw:
+            raise _changed()
+        if actual != expected:
+            raise _fail(DocReason.XML_DIGEST_MISMATCH,
+                        "the digest of the document ('') does not match")
+    if checked.pending or not checked.ids:
+        tree, raw = _parse_hashed(source)
+        if raw != checked.raw:
+            raise _changed()
+        signed_elements = [tree.getroot()]
+    else:
+        signed_elements = checked.elements
+    signer, others = checked.signer, checked.others
+    try:
+        path = validate_path(signer, trust, intermediates=others, options=options)
+    except VerificationError:
+        raise
+    holder_info = parse_holder(signer) if path.role is CertificateRole.SIGN else None
+    results: tuple[RevocationResult, ...] = ()
+    if revocation is not None:
+        results = tuple(revocation.enforce(path.certificates, options.at))
+    return XmlVerification(signer=signer, path=path, holder=holder_info,
+                           references=checked.uris, signed_elements=signed_elements,
+                           digest_algorithm=checked.sig_hash, revocation=results)
+
+
+@dataclass
+class _Checked:
+    signer: x509.Certificate
+    others: list[x509.Certificate]
+    sig_hash: str
+    uris: list[str]
+    raw: bytes
+    pending: list[tuple[str, bytes]]
+    ids: list[str]
+    elements: list[Any]
+
+
+def _verify_tree(source: Path, base: Path) -> _Checked:
+    """Everything but the whole document's digest, on the parsed tree."""
+    tree, raw = _parse_hashed(source)
     root = tree.getroot()
     signatures = list(root.iter(_q("Signature")))
     if not signatures:
@@ -404,6 +496,8 @@ def verify_xml(source: Path, trust: TrustStore, *, base_dir: Path | None = None,
     # References: signature first, then digests (a forged reference costs no hashing).
     signed: list[Any] = []
     uris: list[str] = []
+    ids: list[str] = []
+    pending: list[tuple[str, bytes]] = []
     for ref in references:
         uri = ref.get("URI")
         if uri is None:
@@ -420,8 +514,9 @@ def verify_xml(source: Path, trust: TrustStore, *, base_dir: Path | None = None,
                     raise _fail(DocReason.XML_UNSUPPORTED_TRANSFORM,
                                 f"URI=\"\" needs the enveloped-signature transform, got "
                                 f"{transforms}")
-                target = None
-                element = root
+                pending.append((algorithm, expected))
+                uris.append(uri)
+                continue
             else:
                 if transforms not in ([], [C14N], [ENVELOPED, C14N], [ENVELOPED]):
                     raise _fail(DocReason.XML_UNSUPPORTED_TRANSFORM, f"transforms {transforms}")
@@ -440,6 +535,7 @@ def verify_xml(source: Path, trust: TrustStore, *, base_dir: Path | None = None,
                 if holder is not None:
                     _restore_signature(sig, *holder)
             signed.append(element)
+            ids.append(uri[1:])
         else:
             if not _plain_file_name(uri) or transforms:
                 raise _fail(DocReason.XML_BAD_REFERENCE_URI,
@@ -464,14 +560,5 @@ def verify_xml(source: Path, trust: TrustStore, *, base_dir: Path | None = None,
                             "the signed one")
 
     others = [c for c in certs if c is not signer]
-    try:
-        path = validate_path(signer, trust, intermediates=others, options=options)
-    except VerificationError:
-        raise
-    holder_info = parse_holder(signer) if path.role is CertificateRole.SIGN else None
-    results: tuple[RevocationResult, ...] = ()
-    if revocation is not None:
-        results = tuple(revocation.enforce(path.certificates, options.at))
-    return XmlVerification(signer=signer, path=path, holder=holder_info, references=uris,
-                           signed_elements=signed, digest_algorithm=sig_hash,
-                           revocation=results)
+    return _Checked(signer=signer, others=others, sig_hash=sig_hash, uris=uris, raw=raw,
+                    pending=pending, ids=ids, elements=signed)
