@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test system-deps lint typecheck bench vectors clean
+.PHONY: demo test system-deps lint typecheck bench bench-docsign vectors clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench: $(VENV)/.test
 	$(BIN)/python benchmarks/bench_sign.py
 	$(BIN)/python benchmarks/bench_face.py
 	$(BIN)/python benchmarks/bench_kiosk.py
+
+# PDF/XML signing of 10 MB and 200 MB documents (a few minutes; not part of `make bench`).
+bench-docsign: $(VENV)/.test
+	$(BIN)/python benchmarks/bench_docsign.py --sizes 10,200
 
 vectors: $(VENV)/.demo
 	$(BIN)/python vectors/make_vectors.py

@@ -439,3 +439,31 @@ def test_pades_b_t_needs_a_tsa(cli_run: CliRunner, plain: Path, tmp_path: Path) 
     result = cli_run("--emulator", "pdf", "sign", str(plain), "-o", str(tmp_path / "o.pdf"),
                      "--pades", "b-t")
     assert result.code == 1 and "--tsa" in result.err
+
+
+def test_unsupported_subfilter_is_refused_not_skipped(signed: Path, tmp_path: Path) -> None:
+    data = signed.read_bytes()
+    assert data.count(b"/adbe.pkcs7.detached") == 1
+    odd = tmp_path / "odd.pdf"
+    odd.write_bytes(data.replace(b"/adbe.pkcs7.detached", b"/adbe.pkcs7.sha1    "))
+    assert verdicts(odd)[0][1:] == (False, "pdf-unsupported-subfilter")
+
+
+def test_signing_an_already_signed_field_is_refused(signed: Path) -> None:
+    from mynaid.docsign.pdf import check_signable
+    from mynaid.docsign.reasons import DocumentInputError
+
+    with pytest.raises(DocumentInputError) as info, signed.open("rb") as f:
+        check_signable(f, PdfSignOptions(field_name="Signature1"))
+    assert info.value.reason == "pdf-field-signed"
+
+
+def test_certified_no_changes_reason_code(plain: Path, tmp_path: Path) -> None:
+    from mynaid.docsign.pdf import check_signable
+    from mynaid.docsign.reasons import DocumentInputError
+
+    certified = pyhanko_sign(plain, tmp_path / "certified.pdf", field="Author",
+                             certify=True, docmdp=1)
+    with pytest.raises(DocumentInputError) as info, certified.open("rb") as f:
+        check_signable(f)
+    assert info.value.reason == "pdf-certified-no-changes"
