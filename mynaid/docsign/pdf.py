@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from mynaid.docsign.card import DocumentKey
 from mynaid.docsign.reasons import DocReason, DocumentError, DocumentInputError
+from mynaid.errors import MynaidError
 from mynaid.trust.anchors import TrustStore
 from mynaid.trust.errors import VerificationError
 from mynaid.trust.path import CertificateRole, ValidatedPath, ValidationOptions, validate_path
@@ -186,7 +187,16 @@ def sign_pdf(infile: IO[bytes], outfile: IO[bytes], opened: DocumentKey,
     writer = IncrementalPdfFileWriter(infile, strict=False)
     pdf_signer = signers.PdfSigner(meta, _card_signer(opened), timestamper=timestamper,
                                    new_field_spec=spec)
-    pdf_signer.sign_pdf(writer, output=outfile)
+    try:
+        pdf_signer.sign_pdf(writer, output=outfile)
+    except MynaidError:
+        raise
+    except Exception as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, MynaidError):  # a card error inside pyHanko's signing
+            raise cause from None
+        raise DocumentInputError(f"pyHanko could not sign this PDF ({type(exc).__name__}: "
+                                 f"{str(exc)[:200]})") from None
     outfile.flush()
     return {"field": field_name, "signer_name": name,
             "subfilter": "adbe.pkcs7.detached" if options.pades is None
@@ -569,6 +579,22 @@ def verify_pdf(stream: IO[bytes], trust: TrustStore, *,
     Returns the verdicts; call :meth:`PdfVerification.raise_for_failure` to turn a refusal
     into a :class:`DocumentError`. A file that is not a PDF raises at once.
     """
+    try:
+        return _verify_pdf(stream, trust, options=options, revocation=revocation,
+                           extra_certificates=extra_certificates)
+    except MynaidError:
+        raise
+    except (RecursionError, Exception) as exc:
+        # A hostile file reached a pyHanko parser error outside the per-signature checks.
+        raise DocumentError(DocReason.PDF_MALFORMED,
+                            f"unreadable PDF structure ({type(exc).__name__})",
+                            subject="document") from None
+
+
+def _verify_pdf(stream: IO[bytes], trust: TrustStore, *,
+                options: ValidationOptions | None,
+                revocation: RevocationChecker | None,
+                extra_certificates: Sequence[x509.Certificate]) -> PdfVerification:
     from pyhanko.sign.fields import enumerate_sig_fields
     from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
@@ -596,9 +622,16 @@ def verify_pdf(stream: IO[bytes], trust: TrustStore, *,
         used.add(idnum)
         verdict = SignatureVerdict(field_name=name, object_id=idnum)
         embedded = None
-        sig_obj = sig_ref.get_object()
-        verdict.subfilter = str(sig_obj.get("/SubFilter", "")).lstrip("/") or None
-        if sig_obj.get("/SubFilter") not in _SUPPORTED_SUBFILTERS:
+        try:
+            sig_obj = sig_ref.get_object()
+            subfilter = sig_obj.get("/SubFilter")
+        except Exception as exc:
+            verdict.fail(DocReason.PDF_MALFORMED,
+                         f"unreadable signature dictionary ({type(exc).__name__})")
+            items.append((verdict, None))
+            continue
+        verdict.subfilter = str(subfilter or "").lstrip("/") or None
+        if subfilter not in _SUPPORTED_SUBFILTERS:
             verdict.fail(DocReason.PDF_UNSUPPORTED_SUBFILTER,
                          f"/SubFilter {verdict.subfilter} is not verified by mynaid")
         elif _check_byte_range(verdict, sig_obj, stream, size):
@@ -631,16 +664,25 @@ def verify_pdf(stream: IO[bytes], trust: TrustStore, *,
     for verdict, embedded in items:
         if embedded is None:
             continue
-        if embedded.docmdp_level is not None:
-            verdict.certified = int(embedded.docmdp_level.value)
-        # Coverage and later changes first: they are about the file's structure, and an
-        # unsigned update is the verdict even when the CMS itself is intact.
-        _check_changes(verdict, embedded, verdict.revision == last_revision,
-                       verdict.certified if verdict.certified is not None else certification)
         try:
+            if embedded.docmdp_level is not None:
+                verdict.certified = int(embedded.docmdp_level.value)
+        except Exception:
+            verdict.fail(DocReason.PDF_MALFORMED, "unreadable /Reference DocMDP entry")
+            continue
+        try:
+            # Coverage and later changes first: they are about the file's structure, and
+            # an unsigned update is the verdict even when the CMS itself is intact.
+            _check_changes(verdict, embedded, verdict.revision == last_revision,
+                           verdict.certified if verdict.certified is not None
+                           else certification)
             signer, others = _check_cms(verdict, embedded)
         except DocumentError as exc:
             verdict.fail(exc.code, exc.detail)
+            continue
+        except Exception as exc:  # pyHanko's parsers on a hostile signature
+            verdict.fail(DocReason.PDF_MALFORMED,
+                         f"unreadable signature structure ({type(exc).__name__})")
             continue
         try:
             path = validate_path(signer, trust, intermediates=[*others, *extra_certificates],

@@ -383,7 +383,14 @@ def verify_xml(source: Path, trust: TrustStore, *, base_dir: Path | None = None,
     are read from ``base_dir`` (default: the document's folder) in chunks."""
     options = options or ValidationOptions()
     base = base_dir or source.resolve().parent
-    checked = _verify_tree(source, base)
+    try:
+        checked = _verify_tree(source, base)
+    except (DocumentError, VerificationError):
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise DocumentError(DocReason.XML_MALFORMED,
+                            f"unexpected structure ({type(exc).__name__})",
+                            subject="document") from None
     # The whole document's digest streams over the file with the tree gone (memory: about
     # the largest text node, not the document twice).
     for algorithm, expected in checked.pending:
