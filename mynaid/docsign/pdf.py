@@ -435,6 +435,9 @@ def _signer_cert(signed_data: Any, signer_info: Any) -> tuple[x509.Certificate,
     chosen: x509.Certificate | None = None
     for cert in certs:
         crypto = x509.load_der_x509_certificate(cert.dump())
+        # cryptography parses names lazily: a malformed one must fail here, typed.
+        crypto.subject.rfc4514_string()
+        crypto.issuer.rfc4514_string()
         match = False
         if sid.name == "issuer_and_serial_number":
             want = sid.chosen

@@ -480,7 +480,11 @@ def _verify_tree(source: Path, base: Path) -> _Checked:
     certs = []
     for element in certs_b64[:MAX_CERTIFICATES]:
         try:
-            certs.append(x509.load_der_x509_certificate(_b64(element, "X509Certificate")))
+            cert = x509.load_der_x509_certificate(_b64(element, "X509Certificate"))
+            # cryptography parses names lazily: a malformed one must fail here, typed.
+            cert.subject.rfc4514_string()
+            cert.issuer.rfc4514_string()
+            certs.append(cert)
         except ValueError:
             raise _fail(DocReason.XML_MALFORMED, "an X509Certificate does not parse") from None
     canonical = c14n_subtree(signed_info)
