@@ -6,8 +6,8 @@ canonicaliser is an lxml parser target fed 1 MiB at a time: no tree is built and
 arrives in chunks, so memory does not grow with the document; the rules are C14N 1.0
 section 2 for a whole document without a DTD (mynaid refuses DTDs): no XML declaration,
 start-end pairs for empty elements, namespace declarations only where they change what the
-parent has in scope (sorted by prefix), attributes sorted by namespace URI then local name, the C14N escapes,
-PIs kept, comments dropped, and a line feed between the document element and a PI outside
+parent has in scope (sorted by prefix), attributes sorted by namespace URI then local
+name, the C14N escapes, PIs kept, comments dropped, and a line feed between the document element and a PI outside
 it. ``skip`` names an element (by Clark name) whose first occurrence as a child of the
 document element is left out with its subtree: the enveloped-signature transform. An
 element or attribute whose namespace two prefixes in scope name raises
