@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,9 +45,10 @@ def _child(op: str, args: list[str]) -> None:
     if op == "baseline":
         with connect(card=emulated_card()) as protocol, \
                 open_document_key(protocol, "sign", "TEST1234"):
+            import pyhanko.sign  # noqa: F401  (the fixed cost: pyHanko imports aiohttp)
+
             import mynaid.docsign.pdf
             import mynaid.docsign.xml  # noqa: F401
-            import pyhanko.sign  # noqa: F401  (the fixed cost: pyHanko imports aiohttp)
         return
     if op == "pdf-sign":
         from mynaid.docsign.pdf import sign_pdf

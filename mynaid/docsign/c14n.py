@@ -3,16 +3,17 @@
 libxml2's C14N (through lxml) builds the normalised copy of each text node and hands the
 whole of it to the writer: a document that is one 200 MB text node costs three copies. This
 canonicaliser is an lxml parser target fed 1 MiB at a time: no tree is built and text
-arrives in chunks, so memory does not grow with the document; the rules are C14N 1.0
-section 2 for a whole document without a DTD (mynaid refuses DTDs): no XML declaration,
-start-end pairs for empty elements, namespace declarations only where they change what the
-parent has in scope (sorted by prefix), attributes sorted by namespace URI then local
-name, the C14N escapes, PIs kept, comments dropped, and a line feed between the document element and a PI outside
-it. ``skip`` names an element (by Clark name) whose first occurrence as a child of the
-document element is left out with its subtree: the enveloped-signature transform. An
-element or attribute whose namespace two prefixes in scope name raises
-:class:`AmbiguousPrefix` (lxml reports names by namespace URI, not by prefix).
-Tests check it byte for byte against lxml's ``write_c14n``.
+arrives in chunks, so memory does not grow with the document.
+
+The rules are C14N 1.0 section 2 for a whole document without a DTD (mynaid refuses DTDs):
+no XML declaration; start-end pairs for empty elements; namespace declarations only where
+they change what the parent has in scope, sorted by prefix; attributes sorted by namespace
+URI then local name; the C14N escapes; PIs kept, comments dropped; a line feed between the
+document element and a PI outside it. ``skip`` names an element (Clark name) whose first
+occurrence as a child of the document element is left out with its subtree: the
+enveloped-signature transform. A name whose namespace two prefixes in scope share raises
+:class:`AmbiguousPrefix` (lxml reports names by namespace URI, not by prefix). Tests check
+the output byte for byte against lxml's ``write_c14n``.
 """
 
 from __future__ import annotations
