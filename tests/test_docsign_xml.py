@@ -350,3 +350,23 @@ def test_whole_document_canonicalisation_interop(protocol: CardProtocol, tmp_pat
     card_sign(protocol, src, out)
     assert xmlsec1_verify(out).returncode == 0, xmlsec1_verify(out).stderr
     assert verify_xml(out, trust()).references == [""]
+
+
+def test_signxml_signs_with_the_card_key_object(protocol: CardProtocol, tmp_path: Path) -> None:
+    # The README's reason for not using signxml is not that it cannot use the card: its
+    # signer takes the card's key as a cryptography RSAPrivateKey, and mynaid verifies the
+    # result. (signxml is optional: installed by hand, not a dependency.)
+    signxml = pytest.importorskip("signxml")
+    with open_document_key(protocol, "sign", SIGN_PASSWORD) as opened:
+        signer = signxml.XMLSigner(
+            signature_algorithm=signxml.SignatureMethod.RSA_SHA256,
+            digest_algorithm=signxml.DigestAlgorithm.SHA256,
+            c14n_algorithm=signxml.CanonicalizationMethod.CANONICAL_XML_1_0)
+        signed = signer.sign(etree.fromstring("<r><a>申請</a></r>".encode()),
+                             key=opened.private_key(),
+                             cert=[opened.certificate.public_bytes(
+                                 serialization.Encoding.PEM).decode()])
+        assert opened.signatures == 1
+    out = tmp_path / "signxml.xml"
+    out.write_bytes(etree.tostring(signed))
+    assert verify_xml(out, trust()).references == [""]

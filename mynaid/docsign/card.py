@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric import utils as asym_utils
 
 from mynaid.cardkey import CardKeyError, CardRsaPrivateKey
@@ -60,7 +61,8 @@ class DocumentKey:
         return response.data
 
     def private_key(self) -> rsa.RSAPrivateKey:
-        """A ``cryptography`` key object signing through :meth:`sign_digest`."""
+        """A ``cryptography`` key object signing through :meth:`sign_digest` (for libraries
+        that take one, such as signxml)."""
         return _OpenKey(self)
 
 
@@ -71,12 +73,15 @@ class _OpenKey(CardRsaPrivateKey):
         super().__init__(opened._session, opened.key, opened.certificate, "")
         self._opened = opened
 
-    def sign(self, data: bytes, padding_: padding.AsymmetricPadding,  # type: ignore[override]
-             algorithm: asym_utils.Prehashed | hashes.HashAlgorithm) -> bytes:
-        if not isinstance(padding_, padding.PKCS1v15):
+    def sign(self, data: bytes, padding: asym_padding.AsymmetricPadding,
+             algorithm: asym_utils.Prehashed | hashes.HashAlgorithm
+             | asym_utils.NoDigestInfo) -> bytes:
+        if not isinstance(padding, asym_padding.PKCS1v15):
             raise CardKeyError("the card signs with PKCS#1 v1.5 padding only (no PSS)")
         if isinstance(algorithm, asym_utils.Prehashed):
             return self._opened.sign_digest(algorithm._algorithm.name, data)
+        if not isinstance(algorithm, hashes.HashAlgorithm):
+            raise CardKeyError("sign a hash or a Prehashed digest")
         h = hashes.Hash(algorithm)
         h.update(data)
         return self._opened.sign_digest(algorithm.name, h.finalize())
