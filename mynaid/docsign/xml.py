@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,9 +257,56 @@ def sign_xml(source: Path, output: IO[bytes], opened: DocumentKey, *,
     canonical = c14n_subtree(signed_info)
     value = opened.sign_digest(digest, hashlib.new(digest, canonical).digest())
     signature_value.text = base64.b64encode(value).decode()
-    tree.write(output, xml_declaration=True, encoding="UTF-8")
+    if not _insert_into_copy(source, output, root, sig, raw):
+        tree.write(output, xml_declaration=True, encoding="UTF-8")
     return {"references": ["" if target is None else f"#{reference_id}", *names],
             "digest": digest, "card_signatures": opened.signatures}
+
+
+_TAIL_WINDOW = 4096
+
+
+def _insert_into_copy(source: Path, output: IO[bytes], root: Any, sig: Any,
+                      raw: bytes) -> bool:
+    """Write ``source`` with the Signature inserted before the document element's end tag,
+    copying the file in chunks instead of serialising the tree (libxml2's serialiser copies
+    every text node). Only when the file ends with that end tag (plus whitespace) and uses an
+    ASCII-compatible encoding (the Signature is ASCII); returns False to let the caller
+    serialise the tree instead. The raw bytes must hash as they did when parsed."""
+    encoding = (root.getroottree().docinfo.encoding or "UTF-8").upper().replace("_", "-")
+    if encoding.startswith(("UTF-16", "UTF-32", "UCS")):
+        return False
+    qname = (f"{root.prefix}:" if root.prefix else "") + etree.QName(root).localname
+    with source.open("rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - _TAIL_WINDOW))
+        tail = f.read()
+        end_tag = re.compile(rb"</" + re.escape(qname.encode("utf-8")) + rb"\s*>\s*\Z")
+        match = end_tag.search(tail)
+        if match is None:
+            return False
+        cut = size - len(tail) + match.start()
+        sig_bytes = etree.tostring(sig)
+        if not sig_bytes.isascii():
+            return False
+        h = hashlib.sha256()
+        f.seek(0)
+        left = cut
+        while left > 0:
+            chunk = f.read(min(_CHUNK, left))
+            if not chunk:
+                raise _changed()
+            h.update(chunk)
+            output.write(chunk)
+            left -= len(chunk)
+        output.write(sig_bytes)
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+            output.write(chunk)
+    if h.digest() != raw:
+        raise _changed()
+    return True
 
 
 # --- verifying ---------------------------------------------------------------------------------
