@@ -3,6 +3,7 @@ stream of filler bytes, written in chunks), and an XML application form."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -78,8 +79,10 @@ def make_file(path: Path, size: int) -> Path:
 # --- software signers chained to the committed test roots (the "other tool" side) -----------
 
 
+@functools.cache
 def software_signer() -> tuple[object, object]:
-    """(private key, certificate) of a JPKI-like signature certificate under the test root."""
+    """(private key, certificate) of a JPKI-like signature certificate under the test root
+    (one per test run)."""
     from tests.trust_pki import Spec, fresh_key, issue, root
 
     key = fresh_key("docsign software signer")

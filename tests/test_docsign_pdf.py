@@ -467,3 +467,21 @@ def test_certified_no_changes_reason_code(plain: Path, tmp_path: Path) -> None:
     with pytest.raises(DocumentInputError) as info, certified.open("rb") as f:
         check_signable(f)
     assert info.value.reason == "pdf-certified-no-changes"
+
+
+def test_revoked_signer_refused(plain: Path, tmp_path: Path) -> None:
+    from mynaid.trust.revocation import CrlSource, RevocationChecker
+    from tests.trust_pki import make_crl, root
+
+    other = pyhanko_sign(plain, tmp_path / "other.pdf")
+    _key, cert = software_signer()
+    source = CrlSource()
+    source.add_crl(make_crl(root("sign"), [cert.serial_number]))  # type: ignore[attr-defined]
+    with other.open("rb") as f:
+        report = verify_pdf(f, trust(), revocation=RevocationChecker(crls=source))
+    assert report.signatures[0].reason == "revoked"
+    source = CrlSource()
+    source.add_crl(make_crl(root("sign")))
+    with other.open("rb") as f:
+        report = verify_pdf(f, trust(), revocation=RevocationChecker(crls=source))
+    assert report.valid and report.signatures[0].revocation[0].status.value == "good"
