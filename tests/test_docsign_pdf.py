@@ -485,3 +485,15 @@ def test_revoked_signer_refused(plain: Path, tmp_path: Path) -> None:
     with other.open("rb") as f:
         report = verify_pdf(f, trust(), revocation=RevocationChecker(crls=source))
     assert report.valid and report.signatures[0].revocation[0].status.value == "good"
+
+
+def test_missing_extra_is_a_message_not_a_traceback(cli_run: CliRunner, plain: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pyhanko" else real(name, *a))
+    result = cli_run("pdf", "verify", str(plain))
+    assert result.code == 1 and "mynaid[docsign]" in result.err
+    assert "Traceback" not in result.err

@@ -31,6 +31,18 @@ _SECRET_LABELS = {"sign": "Signature password", "auth": "Auth PIN"}
 # --- shared options ----------------------------------------------------------------------------
 
 
+def _need(*modules: str) -> None:
+    """Fail with a clear message (not a traceback) when the docsign extra is missing."""
+    import importlib.util
+
+    from mynaid.errors import DependencyMissingError
+
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise DependencyMissingError(f"{module} is not installed: pip install "
+                                         "'mynaid[docsign]'")
+
+
 def _check_output(output: Path, *inputs: Path) -> None:
     """Refuse an output path that cannot be written, or that is one of the inputs."""
     from mynaid.docsign.reasons import DocumentInputError
@@ -174,6 +186,7 @@ def pdf_sign_command(settings: Settings, file: Path, output: Path, which: str,
                      visible: str | None, pades: str | None, tsa_url: str | None,
                      force: bool) -> None:
     """Sign the PDF FILE with the card (an incremental update: earlier signatures stay valid)."""
+    _need("pyhanko")
     from mynaid.cli.secrets import read_secret
     from mynaid.docsign.card import open_document_key
     from mynaid.docsign.pdf import PdfSignOptions, check_signable, sign_pdf
@@ -203,6 +216,7 @@ def pdf_verify_command(settings: Settings, file: Path, trust_paths: tuple[Path, 
                        ocsp_url: str | None, ocsp_timeout: float, production_only: bool,
                        any_policy: bool) -> None:
     """Verify every signature of the PDF FILE, each with its own verdict."""
+    _need("pyhanko")
     from mynaid.docsign.pdf import verify_pdf
 
     store, options, checker = _validation(trust_paths, at_text, crls, crl_map, ocsp_url,
@@ -256,6 +270,7 @@ def xml_sign_command(settings: Settings, file: Path, output: Path,
                      attachments: tuple[Path, ...], reference_id: str | None, which: str,
                      force: bool) -> None:
     """Sign the XML FILE with the card (an enveloped signature)."""
+    _need("lxml")
     from mynaid.cli.secrets import read_secret
     from mynaid.docsign.card import open_document_key
     from mynaid.docsign.reasons import DocumentInputError
@@ -289,6 +304,7 @@ def xml_verify_command(settings: Settings, file: Path, base_dir: Path | None,
                        crls: tuple[Path, ...], crl_map: Path | None, ocsp_url: str | None,
                        ocsp_timeout: float, production_only: bool, any_policy: bool) -> None:
     """Verify the XML signature of FILE and its attachments."""
+    _need("lxml")
     import json
 
     from mynaid.docsign.reasons import DocumentError
