@@ -497,3 +497,30 @@ def test_missing_extra_is_a_message_not_a_traceback(cli_run: CliRunner, plain: P
     result = cli_run("pdf", "verify", str(plain))
     assert result.code == 1 and "mynaid[docsign]" in result.err
     assert "Traceback" not in result.err
+
+
+def test_signing_after_asn1crypto_was_used_first(tmp_path: Path) -> None:
+    # Regression (seen in the full suite): asn1crypto used before pyHanko's import left its
+    # reverse OID maps without pyHanko's names, and signing failed.
+    import sys
+
+    src = make_pdf(tmp_path / "in.pdf", 2000)
+    script = (
+        "from asn1crypto import algos, cms, x509\n"
+        "cms.CMSAttributeType('message_digest').dotted\n"
+        "cms.ContentType('data').dotted\n"
+        "x509.ExtensionId('key_usage').dotted\n"
+        "algos.SignedDigestAlgorithmId('sha256_rsa').dotted\n"
+        "from pathlib import Path\n"
+        "from mynaid.connect import connect, emulated_card\n"
+        "from mynaid.docsign.card import open_document_key\n"
+        "from mynaid.docsign.pdf import sign_pdf\n"
+        "with connect(card=emulated_card()) as p, open_document_key(p, 'sign', 'TEST1234')"
+        f" as k, open({str(src)!r}, 'rb') as i, open({str(tmp_path / 'o.pdf')!r}, 'w+b')"
+        " as o:\n"
+        "    sign_pdf(i, o, k)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert verdicts(tmp_path / "o.pdf")[0][1:] == (True, None)

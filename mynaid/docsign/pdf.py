@@ -71,7 +71,27 @@ class PdfSignOptions:
     digest: str = "sha256"
 
 
+def _load_pyhanko() -> None:
+    """Import pyHanko, and make asn1crypto know the OIDs it registers.
+
+    pyHanko (and its certvalidator) add names such as ``signing_certificate_v2`` to
+    asn1crypto's OID maps when imported, but do not update the reverse maps asn1crypto
+    builds on first use; when anything used asn1crypto first (``mynaid.cms`` does), pyHanko
+    then fails with "invalid literal for int()". The reverse maps are rebuilt here.
+    """
+    import pyhanko.sign  # noqa: F401  (registers its attributes and extensions)
+    import pyhanko_certvalidator  # noqa: F401
+    from asn1crypto import algos, cms, core
+    from asn1crypto import x509 as ax509
+
+    for cls in (cms.CMSAttributeType, cms.ContentType, ax509.ExtensionId,
+                algos.SignedDigestAlgorithmId, algos.DigestAlgorithmId):
+        if issubclass(cls, core.ObjectIdentifier) and cls._reverse_map is not None:
+            cls._reverse_map = {name: dotted for dotted, name in cls._map.items()}
+
+
 def _reader(stream: IO[bytes]) -> Any:
+    _load_pyhanko()
     from pyhanko.pdf_utils import misc
     from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -133,6 +153,7 @@ def _asn1(cert: x509.Certificate) -> a509.Certificate:
 
 
 def _card_signer(opened: DocumentKey) -> Any:
+    _load_pyhanko()
     from pyhanko.sign import signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
