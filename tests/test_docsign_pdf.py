@@ -259,26 +259,52 @@ def test_two_signatures_the_second_bad(protocol: CardProtocol, signed: Path,
                              ("Second", False, "pdf-bad-signature")]
 
 
+def _hidden_signature_dictionary() -> object:
+    from pyhanko.pdf_utils import generic
+
+    n = generic.NameObject
+    return generic.DictionaryObject({
+        n("/Type"): n("/Sig"), n("/Filter"): n("/Adobe.PPKLite"),
+        n("/SubFilter"): n("/adbe.pkcs7.detached"),
+        n("/ByteRange"): generic.ArrayObject([generic.NumberObject(v) for v in (0, 10, 20, 10)]),
+        n("/Contents"): generic.ByteStringObject(b"\x30\x00"),
+    })
+
+
 def test_signature_dictionary_hidden_in_an_unused_object(protocol: CardProtocol, plain: Path,
                                                          tmp_path: Path) -> None:
-    from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
     hidden = tmp_path / "hidden.pdf"
     with plain.open("rb") as inf, hidden.open("wb") as out:
         writer = IncrementalPdfFileWriter(inf, strict=False)
-        writer.add_object(generic.DictionaryObject({
-            generic.NameObject("/Type"): generic.NameObject("/Sig"),
-            generic.NameObject("/Filter"): generic.NameObject("/Adobe.PPKLite"),
-            generic.NameObject("/SubFilter"): generic.NameObject("/adbe.pkcs7.detached"),
-            generic.NameObject("/ByteRange"): generic.ArrayObject(
-                [generic.NumberObject(0), generic.NumberObject(10),
-                 generic.NumberObject(20), generic.NumberObject(10)]),
-            generic.NameObject("/Contents"): generic.ByteStringObject(b"\x30\x00"),
-        }))
+        writer.add_object(_hidden_signature_dictionary())
         writer.write(out)
     signed_hidden = tmp_path / "signed-hidden.pdf"
     card_sign(protocol, hidden, signed_hidden)
+    result = verdicts(signed_hidden)
+    assert result[0] == ("Signature1", True, None)
+    assert result[1][1:] == (False, "pdf-unreferenced-signature")
+
+
+def test_signature_dictionary_hidden_in_an_object_stream(protocol: CardProtocol,
+                                                         tmp_path: Path) -> None:
+    # Compressed inside an object stream, where no scan of the raw bytes can see it.
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.writer import PdfFileWriter
+
+    writer = PdfFileWriter(stream_xrefs=True)
+    writer.insert_page(generic.DictionaryObject({
+        generic.NameObject("/Type"): generic.NameObject("/Page"),
+        generic.NameObject("/MediaBox"): generic.ArrayObject(
+            [generic.NumberObject(v) for v in (0, 0, 612, 792)])}))
+    writer.add_object(_hidden_signature_dictionary(),
+                      obj_stream=writer.prepare_object_stream())
+    src = tmp_path / "objstm.pdf"
+    with src.open("wb") as out:
+        writer.write(out)
+    signed_hidden = tmp_path / "signed-objstm.pdf"
+    card_sign(protocol, src, signed_hidden)
     result = verdicts(signed_hidden)
     assert result[0] == ("Signature1", True, None)
     assert result[1][1:] == (False, "pdf-unreferenced-signature")
