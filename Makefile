@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test system-deps lint typecheck bench fuzz vectors clean screenshots
+.PHONY: demo test system-deps lint typecheck bench bench-docsign fuzz vectors clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ screenshots: system-deps $(VENV)/.test
 # The mutation fuzzer's long mode (the suite runs a few dozen cases per target).
 fuzz: $(VENV)/.test
 	$(BIN)/python benchmarks/fuzz.py --iterations 2000
+
+# PDF/XML signing of 10 MB and 200 MB documents (a few minutes; not part of `make bench`).
+bench-docsign: $(VENV)/.test
+	$(BIN)/python benchmarks/bench_docsign.py --sizes 10,200
 
 vectors: $(VENV)/.demo
 	$(BIN)/python vectors/make_vectors.py
