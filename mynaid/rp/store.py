@@ -173,6 +173,7 @@ class SqliteStore(Store):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._writer = threading.Lock()
 
     def _connection(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -191,6 +192,13 @@ class SqliteStore(Store):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Tx]:
+        # One writer per process at a time: SQLite has one write lock per database, and
+        # threads that all wait for it in SQLite's busy handler (sleeps of 1..100 ms)
+        # serve far fewer requests than threads queued on a mutex.
+        with self._writer:
+            yield from self._transaction()
+
+    def _transaction(self) -> Iterator[Tx]:
         try:
             db = self._connection()
             db.execute("BEGIN IMMEDIATE")

@@ -16,7 +16,9 @@ nothing but their sockets until their deadline, and other clients are served mea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import socket
 from typing import Any
 
 import h11
@@ -57,6 +59,12 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Headers and body are two writes: without TCP_NODELAY the body waits for
+            # the client's delayed ACK.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._arm()
 
     def data_received(self, data: bytes) -> None:
