@@ -80,7 +80,7 @@ def _port(service: ServiceProcess) -> int:
 def _nonces(service: ServiceProcess, count: int) -> list[bytes]:
     answers = loadgen.run_sync(_port(service), [loadgen.post_request(
         "/v1/nonce", {"purpose": "login"})] * count, connections=16)
-    assert {a.status for a in answers} == {200}
+    assert {a.status for a in answers} == {200}, [a.body for a in answers if a.status != 200][:3]
     return [bytes.fromhex(a.body["nonce"]) for a in answers]
 
 

@@ -221,10 +221,9 @@ class RelyingParty:
         now = self.clock()
         nonce = secrets.token_bytes(NONCE_SIZE)
         expires = now + self.config.nonce_lifetime
-        with self.store.transaction() as tx:
-            tx.run("INSERT INTO nonces (nonce, purpose, issued_at, expires_at) "
-                   "VALUES (?, ?, ?, ?)", (nonce.hex(), purpose, time_text(now),
-                                           time_text(expires)))
+        self.store.atomic(lambda tx: tx.run(
+            "INSERT INTO nonces (nonce, purpose, issued_at, expires_at) VALUES (?, ?, ?, ?)",
+            (nonce.hex(), purpose, time_text(now), time_text(expires))))
         self._issued += 1
         if self._issued % 512 == 1:
             self.purge_nonces()
@@ -237,8 +236,8 @@ class RelyingParty:
         """Forget nonces one lifetime after they expired (a replay is then "unknown",
         still refused)."""
         cutoff = self.clock() - self.config.nonce_lifetime
-        with self.store.transaction() as tx:
-            return tx.run("DELETE FROM nonces WHERE expires_at < ?", (time_text(cutoff),))
+        return self.store.atomic(lambda tx: tx.run("DELETE FROM nonces WHERE expires_at < ?",
+                                                   (time_text(cutoff),)))
 
     def _spend(self, tx: Tx, nonce: bytes, purpose: str, now: dt.datetime) -> None:
         """Spend ``nonce`` in ``tx``: one statement, so only one transaction can win."""
@@ -299,7 +298,10 @@ class RelyingParty:
                 decide: Callable[[Tx], tuple[str | None, dict[str, Any]]]) -> dict[str, Any]:
         """The transaction of steps 3: spend the nonce, decide, record, commit; then return
         the answer or raise the refusal."""
-        with self.store.transaction() as tx:
+        refusal = check.error  # from the stateless checks
+
+        def work(tx: Tx) -> tuple[ConfirmationRecord | None, dict[str, Any]]:
+            check.error = refusal  # (again, if the work is run a second time)
             person_id: str | None = None
             answer: dict[str, Any] = {}
             try:
@@ -312,9 +314,10 @@ class RelyingParty:
             if check.error is not None and \
                     check.error.reason == ServiceReason.NONCE_UNKNOWN.value:
                 # Not a nonce of ours: recording it would let anyone fill the table.
-                record = None
-            else:
-                record = self._record(tx, check, now, person_id)
+                return None, answer
+            return self._record(tx, check, now, person_id), answer
+
+        record, answer = self.store.atomic(work)
         log.info("check op=%s auth=%s kiosk=%s -> %s", check.operation.value,
                  certificate_ref(check.auth) if check.auth else "-", check.kiosk_id or "-",
                  check.error.reason if check.error else "ok")

@@ -71,9 +71,9 @@ def add_records(store: Store, records: Iterable[InsuranceRecord]) -> int:
 
 def find_records(store: Store, person_id: str) -> list[InsuranceRecord]:
     """The person's records, newest first."""
-    with store.transaction() as tx:
-        rows = tx.all(f"SELECT {', '.join(_COLUMNS)} FROM insurance_records "  # noqa: S608
-                      "WHERE person_id = ? ORDER BY valid_from DESC", (person_id,))
+    rows = store.atomic(lambda tx: tx.all(
+        f"SELECT {', '.join(_COLUMNS)} FROM insurance_records "  # noqa: S608
+        "WHERE person_id = ? ORDER BY valid_from DESC", (person_id,)))
     return [InsuranceRecord(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]),
                             str(r[6]), int(r[7]), dt.date.fromisoformat(r[8]),
                             dt.date.fromisoformat(r[9]) if r[9] else None) for r in rows]

@@ -23,16 +23,17 @@ import queue
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mynaid.rp.reasons import RpError, ServiceReason
 
 __all__ = ["Migration", "PostgresStore", "SqliteStore", "Store", "StoreUnavailable",
            "Tx", "migrations", "open_store"]
 
+T = TypeVar("T")
 Params = Sequence[Any]
 Row = tuple[Any, ...]
 
@@ -40,8 +41,11 @@ Row = tuple[Any, ...]
 class StoreUnavailable(RpError):
     """The database cannot be reached (or failed mid-transaction): nothing was accepted."""
 
-    def __init__(self, message: str = "the database is not reachable") -> None:
+    def __init__(self, message: str = "the database is not reachable", *,
+                 retryable: bool = False) -> None:
         super().__init__(ServiceReason.STORE_UNAVAILABLE, message)
+        #: True when nothing can have been committed (the failure came before COMMIT).
+        self.retryable = retryable
 
 
 _MIGRATIONS_TABLE = ("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY "
@@ -110,6 +114,19 @@ class Store(abc.ABC):
     def close(self) -> None:
         """Close every connection this store opened."""
 
+    def atomic(self, work: Callable[[Tx], T]) -> T:
+        """Run ``work`` in one transaction; run it again, once, on a new connection when
+        the first attempt failed before its commit (a connection that died with a
+        database restart). ``work`` must have no effects outside the database."""
+        try:
+            with self.transaction() as tx:
+                return work(tx)
+        except StoreUnavailable as exc:
+            if not exc.retryable:
+                raise
+        with self.transaction() as tx:
+            return work(tx)
+
     def migrate(self) -> list[int]:
         """Apply the migrations not yet applied (safe to call from many workers at once);
         the versions applied now."""
@@ -139,8 +156,7 @@ class Store(abc.ABC):
 
     def ping(self) -> None:
         """Raise :class:`StoreUnavailable` unless the database answers."""
-        with self.transaction() as tx:
-            tx.one("SELECT 1")
+        self.atomic(lambda tx: tx.one("SELECT 1"))
 
     def _lock_for_migration(self, tx: Tx) -> None:  # noqa: B027 (optional hook)
         """Serialise concurrent migrations (SQLite's BEGIN IMMEDIATE already does)."""
@@ -294,32 +310,35 @@ class PostgresStore(Store):
         finally:
             self._slots.release()
 
-    def _transaction(self) -> Iterator[Tx]:
-        psycopg = self._psycopg
-        for attempt in (1, 2):
+    def _drain(self) -> None:
+        """Close every idle connection: after one was found dead (a server restart), the
+        others most likely are too."""
+        while True:
             try:
                 conn = self._pool.get_nowait()
             except queue.Empty:
-                conn = self._connect()
-            if conn.closed or conn.broken:
-                self._discard(conn)
-                conn = self._connect()
-            tx = _PgTx(conn)
-            try:
-                # The first statement of the block is where a dead connection shows.
-                conn.execute("SELECT 1")
-            except psycopg.OperationalError:
-                self._discard(conn)
-                if attempt == 2:
-                    raise StoreUnavailable("PostgreSQL does not answer") from None
-                continue
-            break
-        try:
-            yield tx
-        except psycopg.OperationalError as exc:
+                return
             self._discard(conn)
+
+    def _transaction(self) -> Iterator[Tx]:
+        psycopg = self._psycopg
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            conn = None
+        if conn is None or conn.closed or conn.broken:
+            if conn is not None:
+                self._discard(conn)
+            conn = self._connect()
+        try:
+            yield _PgTx(conn)
+        except psycopg.OperationalError as exc:
+            # A dead connection shows at its first statement; nothing was committed, so
+            # Store.atomic may run the work again on a new connection.
+            self._discard(conn)
+            self._drain()
             raise StoreUnavailable(f"PostgreSQL failed mid-transaction: "
-                                   f"{type(exc).__name__}") from exc
+                                   f"{type(exc).__name__}", retryable=True) from exc
         except BaseException:
             try:
                 conn.rollback()
@@ -332,6 +351,7 @@ class PostgresStore(Store):
             conn.commit()
         except psycopg.Error as exc:
             self._discard(conn)
+            self._drain()
             raise StoreUnavailable(f"the commit failed: {type(exc).__name__}") from exc
         self._pool.put(conn)
 
@@ -344,8 +364,7 @@ class PostgresStore(Store):
         for conn in conns:
             with contextlib.suppress(Exception):
                 conn.close()
-        while not self._pool.empty():
-            self._pool.get_nowait()
+        self._drain()
 
 
 def open_store(url: str) -> Store:
