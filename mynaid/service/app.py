@@ -110,6 +110,17 @@ class ServiceApp:
         self.buckets = _Buckets(limits.rate_per_client, limits.burst_per_client)
         self.worker = os.getpid()
         self._migrated = False
+        #: Run the checks on the event loop rather than in the thread pool: only when
+        #: nothing in them can wait on a network (an embedded SQLite store, no OCSP or
+        #: platform operator). They take about a millisecond of CPU; a thread hand-off
+        #: costs as much again. Anything that may wait goes to the pool, so that a slow
+        #: responder or database never stalls the worker's other connections.
+        revocation = rp.config.revocation
+        #: With several workers on one SQLite file, a worker may wait for another's write
+        #: lock: that wait must not hold the event loop either.
+        single = os.environ.get("MYNAID_RP_WORKERS", "1") == "1"
+        self.inline = single and rp.store.dialect == "sqlite" and (revocation is None or all(
+            getattr(source, "name", "") == "crl" for source in revocation.sources))
 
     def _ensure_schema(self) -> None:
         # Migrations run at start; when the database was down then, the first request
@@ -176,7 +187,10 @@ class ServiceApp:
                 body = await self._body(request)
                 if not self._migrated:
                     await run_in_threadpool(self._ensure_schema)
-                payload = await run_in_threadpool(work, body)
+                if self.inline:
+                    payload = work(body)
+                else:
+                    payload = await run_in_threadpool(work, body)
                 response = _json(200, payload)
             except RpError as exc:
                 reason = exc.reason

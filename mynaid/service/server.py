@@ -46,6 +46,7 @@ def serve(config: str | Path, *, host: str = "127.0.0.1", port: int = 8080,
     settings = ServiceSettings.from_file(config_path)  # fail here, not in every worker
     os.environ[CONFIG_ENV] = config_path
     os.environ[HEADER_TIMEOUT_ENV] = str(settings.limits.header_timeout)
+    os.environ["MYNAID_RP_WORKERS"] = str(workers)
     GuardedH11Protocol.header_timeout = settings.limits.header_timeout
     sock = bind(host, port)
     actual = sock.getsockname()[1]
