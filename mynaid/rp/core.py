@@ -174,16 +174,35 @@ def device_message(claim: dict[str, Any]) -> bytes:
                                    ensure_ascii=False).encode("utf-8")
 
 
+#: (issuer DN text, serial hex, SHA-256 fingerprint) per certificate, by identity: the
+#: RFC 4514 rendering and the fingerprint (a DER re-encoding) cost more than the RSA
+#: verification, and each check needs them several times. Bounded like the path cache.
+_IDENT: dict[bytes, tuple[str, str, str]] = {}
+
+
+def _ident(cert: x509.Certificate) -> tuple[str, str, str]:
+    key = cert.tbs_certificate_bytes[:64] + cert.signature
+    found = _IDENT.get(key)
+    if found is None:
+        found = (cert.issuer.rfc4514_string(), format(cert.serial_number, "X"),
+                 cert.fingerprint(hashes.SHA256()).hex())
+        if len(_IDENT) >= 8192:
+            _IDENT.clear()
+        _IDENT[key] = found
+    return found
+
+
 def _issuer_serial(cert: x509.Certificate) -> tuple[str, str]:
-    return cert.issuer.rfc4514_string(), format(cert.serial_number, "X")
+    issuer, serial, _ = _ident(cert)
+    return issuer, serial
 
 
 def _cert_fields(prefix: str, cert: x509.Certificate | None) -> dict[str, str | None]:
     if cert is None:
         return {}
-    issuer, serial = _issuer_serial(cert)
+    issuer, serial, fp = _ident(cert)
     return {f"{prefix}_issuer": issuer, f"{prefix}_serial": serial,
-            f"{prefix}_fingerprint": cert.fingerprint(hashes.SHA256()).hex()}
+            f"{prefix}_fingerprint": fp}
 
 
 @dataclass
@@ -460,8 +479,7 @@ class RelyingParty:
                               else ServiceReason.CERTIFICATE_REVOKED,
                               f"the {kind} certificate is {status}; register the current card")
         # Renewal / replacement: the person's other active certificates are retired.
-        fingerprints = (sign.cert.fingerprint(hashes.SHA256()).hex(),
-                        auth.cert.fingerprint(hashes.SHA256()).hex())
+        fingerprints = (_ident(sign.cert)[2], _ident(auth.cert)[2])
         retired = tx.run("UPDATE certificates SET status = 'retired', retired_at = ? "
                          "WHERE person_id = ? AND status = 'active' AND fingerprint NOT IN "
                          "(?, ?)", (stamp, person_id, *fingerprints))
@@ -476,7 +494,7 @@ class RelyingParty:
                    "fingerprint, der, issuer_der, not_after, status, registered_at, "
                    "last_checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
                    (new_id(), person_id, kind, issuer, serial,
-                    presented.cert.fingerprint(hashes.SHA256()).hex(),
+                    _ident(presented.cert)[2],
                     base64.b64encode(presented.der).decode(),
                     base64.b64encode(_der(path.certificates[1])).decode()
                     if len(path.certificates) > 1 else base64.b64encode(presented.der).decode(),
