@@ -14,7 +14,7 @@ $(BIN)/python:
 # The demo needs no compiler: it installs mynaid with the face extra (wheels only) and
 # without the pcsc extra (pyscard builds from source).
 $(VENV)/.demo: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[face]'
+	$(BIN)/python -m pip install -q -e '.[face,service]'
 	touch $@
 
 # The main job on the built-in emulated card: what the card holds, then the clinic kiosk
@@ -36,7 +36,8 @@ $(VENV)/.test: $(BIN)/python pyproject.toml
 
 # As root the PC/SC integration tests must run, not skip (MYNAID_REQUIRE_PCSC).
 test: system-deps $(VENV)/.test
-	MYNAID_REQUIRE_PCSC=$$( [ "$$(id -u)" = 0 ] && echo 1 || echo 0 ) $(BIN)/python -m pytest -q
+	MYNAID_REQUIRE_PCSC=$$( [ "$$(id -u)" = 0 ] && echo 1 || echo 0 ) \
+	MYNAID_REQUIRE_POSTGRES=$$( [ "$$(id -u)" = 0 ] && echo 1 || echo 0 ) $(BIN)/python -m pytest -q
 	$(BIN)/ruff check mynaid tests benchmarks examples vectors
 	$(BIN)/mypy
 
@@ -56,6 +57,7 @@ bench: $(VENV)/.test
 	$(BIN)/python benchmarks/bench_cardface.py
 	$(BIN)/python benchmarks/bench_kiosk_web.py
 	$(BIN)/python benchmarks/bench_cms_stream.py
+	$(BIN)/python benchmarks/bench_service.py
 
 # The kiosk page's screenshots in docs/screenshots/ (README), from its browser tests (root:
 # they go through pcscd + vpcd and headless Chromium).

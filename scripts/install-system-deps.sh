@@ -4,11 +4,13 @@
 # pcsc-tools (independent clients for cross-checks), swig and libpcsclite-dev (to build
 # pyscard, which has no Linux wheels), openssl, iproute2 and util-linux (namespace tools),
 # chromium and chromium-driver (the kiosk page's browser tests, through Selenium),
-# poppler-utils (pdfsig) and xmlsec1 (cross-checks of document signatures).
+# poppler-utils (pdfsig) and xmlsec1 (cross-checks of document signatures), postgresql (the
+# relying-party service's integration tests start a private server).
 set -eu
 PACKAGES="pcscd vsmartcard-vpcd opensc pcsc-tools swig libpcsclite-dev openssl iproute2 util-linux procps"
 PACKAGES="$PACKAGES chromium chromium-driver"
 PACKAGES="$PACKAGES poppler-utils xmlsec1"
+PACKAGES="$PACKAGES postgresql"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

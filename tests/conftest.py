@@ -82,3 +82,30 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         pytest.skip(f"PC/SC rig unavailable: {exc}")
     yield rig
     rig.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A private PostgreSQL server on a unix socket (see tests/pg_rig.py), for the session.
+
+    Skips when PostgreSQL is not installed, unless MYNAID_REQUIRE_POSTGRES=1 (set by
+    `make test` as root, which installs it).
+    """
+    import shutil
+    import tempfile
+
+    from tests.pg_rig import PostgresRig, PostgresUnavailable
+
+    # Not under pytest's tmp dir: as root that is 0700, and the server runs as postgres.
+    workdir = Path(tempfile.mkdtemp(prefix="mynaid-pg-"))
+    try:
+        pg = PostgresRig(workdir)
+        pg.init()
+        pg.start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("MYNAID_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required but unavailable: {exc}")
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    yield pg
+    pg.stop()
+    shutil.rmtree(workdir, ignore_errors=True)

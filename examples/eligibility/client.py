@@ -1,37 +1,33 @@
-"""The kiosk: identify the patient with the card, then ask the eligibility server.
+"""The kiosk: identify the patient with the card, then ask the eligibility service.
 
-1. ``POST /nonce`` (the client refuses a nonce for any context but its own);
+1. a login nonce from the service (the client refuses one for any context but its own);
 2. :class:`mynaid.kiosk.KioskFlow` on the terminal: PIN (the card signs the nonce in the same
    transaction as the PIN check), face (card photo vs a camera frame) or visual (staff);
-3. ``POST /verify`` with the card's challenge response (PIN route), or a claim signed by
-   this kiosk's device key (face and visual routes, where the card signs nothing);
-4. print the eligibility result. The My Number is never read (the flow has no step that
-   reads it), so it cannot be printed.
+3. ``POST /v1/eligibility``: the PIN route's challenge response, or - face and visual
+   routes, where the card signs nothing - a claim signed by this kiosk's device key that
+   carries the card-face identity read and verified with 照合番号B
+   (:func:`mynaid.rp.binding.read_card_face_identity`); the service refuses it unless the
+   card face names the person the auth certificate is linked to;
+4. print the eligibility result. The My Number is never read, so it cannot be printed.
 
     python -m examples.eligibility.client --server http://127.0.0.1:8080 --emulator
     python -m examples.eligibility.client --reader SONY --method face --frame me.jpg \\
-        --kiosk-id kiosk-1 --device-key kiosk-1.pem
+        --kiosk-id kiosk-1 --device-key kiosk-1.pem --issuer-key visual.pem ...
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import ipaddress
 import json
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from examples.eligibility.wire import DEFAULT_CONTEXT, DeviceClaim, load_device_key
+from examples.eligibility.wire import DEFAULT_CONTEXT, load_device_key
 from mynaid.cli.kiosk import TerminalKioskUI as TerminalUI
 from mynaid.errors import DependencyMissingError, MynaidError
 from mynaid.integrity import IssuerKey, load_issuer_keys
@@ -45,6 +41,7 @@ from mynaid.kiosk import (
     SessionKioskCard,
 )
 from mynaid.protocol import CardProtocol
+from mynaid.rp.client import ClientError, RpClient, face_body
 
 __all__ = [
     "CheckResult",
@@ -59,60 +56,12 @@ __all__ = [
 ]
 
 
+class ServiceClient(RpClient):
+    """The relying-party client, with the eligibility context."""
 
-class ClientError(MynaidError):
-    """The server could not be asked, or answered something unusable."""
-
-
-# --- the service -----------------------------------------------------------------------------
-
-
-def _is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class ServiceClient:
-    """JSON over HTTP to the eligibility server."""
-
-    def __init__(self, base_url: str, *, timeout: float = 15.0) -> None:
-        parts = urllib.parse.urlsplit(base_url)
-        if parts.scheme not in ("http", "https"):
-            raise ClientError(f"the server URL must be http(s), not {base_url!r}")
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        handlers: list[urllib.request.BaseHandler] = []
-        if _is_loopback(parts.hostname):
-            # Never send a loopback request (holding a certificate and a signature) to a
-            # proxy from the environment.
-            handlers.append(urllib.request.ProxyHandler({}))
-        self._opener = urllib.request.build_opener(*handlers)
-
-    def post(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """(HTTP status, JSON answer); a 4xx/5xx answer is returned, not raised."""
-        request = urllib.request.Request(  # noqa: S310 (scheme checked in __init__)
-            self.base_url + path, data=json.dumps(body).encode("utf-8"), method="POST",
-            headers={"Content-Type": "application/json", "Accept": "application/json"})
-        try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-            exc.close()
-        except (urllib.error.URLError, OSError) as exc:
-            raise ClientError(f"the eligibility server at {self.base_url} did not answer: "
-                              f"{exc}") from exc
-        try:
-            answer = json.loads(raw)
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise ClientError(f"the server answered {status} without a JSON object")
-        return status, answer
+    def __init__(self, base_url: str, *, timeout: float = 15.0,
+                 context: str = DEFAULT_CONTEXT) -> None:
+        super().__init__(base_url, timeout=timeout, context=context)
 
 
 # --- the check -------------------------------------------------------------------------------
@@ -120,7 +69,7 @@ class ServiceClient:
 
 @dataclass(frozen=True)
 class DeviceIdentity:
-    """This kiosk's id and its device key (registered with the server)."""
+    """This kiosk's id and its device key (registered with the service)."""
 
     kiosk_id: str
     key: Ed25519PrivateKey = field(repr=False)
@@ -132,51 +81,47 @@ class DeviceIdentity:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The kiosk outcome and, when the patient was identified, the server's answer."""
+    """The kiosk outcome and, when the patient was identified, the service's answer."""
 
     outcome: Outcome
     status: int | None = None
     answer: dict[str, Any] | None = None
 
 
-def _card_ca_certificates(protocol: CardProtocol) -> tuple[x509.Certificate, ...]:
-    """The card's auth CA certificate (EF 000B, no PIN), for the server to build the path
-    when it pins the J-LIS roots by fingerprint rather than holding them."""
-    from mynaid.cardspec import CertificateSlot
-    from mynaid.sessions.jpki import JpkiSession
+class _RememberingUI:
+    """The kiosk UI, remembering the 照合番号B it was given (the device route reads the
+    card face again with it, for the binding) - in memory only, never printed."""
 
-    try:
-        return (JpkiSession(protocol).read_certificate(CertificateSlot.AUTH_CA),)
-    except MynaidError:
-        return ()  # the server may hold the anchor itself; it will say if it cannot
+    def __init__(self, ui: KioskUI) -> None:
+        self._ui = ui
+        self.collation: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ui, name)
+
+    def collation_b(self) -> str:
+        self.collation = self._ui.collation_b()
+        return self.collation
 
 
 def run_check(service: ServiceClient, protocol: CardProtocol, ui: KioskUI, *,
               face: FaceRoute | None = None, device: DeviceIdentity | None = None,
-              context: str = DEFAULT_CONTEXT, config: KioskConfig | None = None,
+              config: KioskConfig | None = None,
               issuer_keys: Sequence[IssuerKey] = ()) -> CheckResult:
     """Nonce, kiosk flow, verification: one patient's eligibility check.
 
-    Without a ``device`` identity only the PIN route is offered: the server believes the
+    Without a ``device`` identity only the PIN route is offered: the service believes the
     face and visual routes only from a registered kiosk. ``issuer_keys`` are the trusted
-    CV-certificate issuers of the visual application: the face route uses the card photo
-    only once the card face is shown authentic with one of them.
+    CV-certificate issuers of the text and visual applications: the card face is used only
+    once it is shown authentic with them (and the service binds it to the person).
     """
-    status, answer = service.post("/nonce", {})
-    if status != 200:
-        raise ClientError(f"no nonce: {answer.get('reason')}: {answer.get('message')}")
-    if answer.get("context") != context:
-        # Signing a nonce for another context would hand the server a signature that a
-        # different verifier accepts; the kiosk signs for its own service only.
-        raise ClientError(f"the server asked for context {answer.get('context')!r}, "
-                          f"not {context!r}")
-    try:
-        nonce = bytes.fromhex(str(answer["nonce"]))
-    except (KeyError, ValueError) as exc:
-        raise ClientError("the server's nonce is not hex") from exc
+    nonce = service.nonce("login")
     if config is None:
         config = KioskConfig(allow_visual_confirmation=device is not None)
-    flow = KioskFlow(SessionKioskCard(protocol, context=context, issuer_keys=issuer_keys), ui,
+    remembering = _RememberingUI(ui)
+    flow = KioskFlow(SessionKioskCard(protocol, context=service.context,
+                                      issuer_keys=issuer_keys),
+                     remembering,  # type: ignore[arg-type]
                      face if device is not None else None, config=config, challenge=nonce)
     outcome = flow.run()
     if not outcome.verified:
@@ -187,16 +132,14 @@ def run_check(service: ServiceClient, protocol: CardProtocol, ui: KioskUI, *,
         body: dict[str, Any] = {"route": "pin",
                                 "response": outcome.challenge_response.as_dict()}
     else:
-        if device is None or outcome.method is None or outcome.auth_certificate_der is None:
+        if device is None or outcome.method is None:
             raise ClientError("the face and visual routes need this kiosk's device key")
-        claim = DeviceClaim(
-            kiosk_id=device.kiosk_id, method=outcome.method.value, nonce=nonce,
-            context=context,
-            certificate=x509.load_der_x509_certificate(outcome.auth_certificate_der),
-            ca_certificates=_card_ca_certificates(protocol))
-        body = {"route": "device", "claim": claim.as_dict(),
-                "device_signature": base64.b64encode(claim.sign(device.key)).decode()}
-    status, answer = service.post("/verify", body)
+        collation = remembering.collation or remembering.collation_b()
+        body = {"route": "device", **face_body(
+            protocol, service.nonce("face"), service.context, collation_b=collation,
+            issuer_keys=issuer_keys, kiosk_id=device.kiosk_id, device_key=device.key,
+            method=outcome.method.value)}
+    status, answer = service.post("/v1/eligibility", body)
     return CheckResult(outcome, status, answer)
 
 
@@ -210,7 +153,7 @@ def exit_code(result: CheckResult) -> int:
         return 3
     if result.status == 200:
         return 0 if result.answer.get("eligible") else 1
-    return 1 if result.answer.get("reason") == "not-found" else 2
+    return 1 if result.answer.get("reason") in ("not-found", "not-registered") else 2
 
 
 def print_result(result: CheckResult, out: TextIO | None = None) -> None:
@@ -284,8 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device-key", type=Path,
                         help="this kiosk's Ed25519 private key, PEM (face/visual routes)")
     parser.add_argument("--issuer-key", type=Path, action="append", default=[],
-                        help="trusted visual-AP issuer key, PEM (face route; repeatable; "
-                             "also $MYNAID_ISSUER_KEYS)")
+                        help="trusted text/visual-AP issuer key, PEM (face and visual "
+                             "routes; repeatable; also $MYNAID_ISSUER_KEYS)")
     parser.add_argument("--context", default=DEFAULT_CONTEXT,
                         help="the service context this kiosk signs for")
     parser.add_argument("--json", action="store_true", help="print the server's JSON answer")
@@ -303,10 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     card = emulated_card(args.profile) if (args.emulator or args.profile) else None
     try:
-        service = ServiceClient(args.server)
+        service = ServiceClient(args.server, context=args.context)
         with connect(args.reader, card=card) as protocol:
             result = run_check(service, protocol, ui, face=face, device=device,
-                               context=args.context,
                                issuer_keys=load_issuer_keys(args.issuer_key))
     except MynaidError as exc:  # ClientError, no reader, no card, ...
         print(f"error: {exc.message}", file=sys.stderr)

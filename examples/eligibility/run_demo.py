@@ -2,12 +2,15 @@
 
     python -m examples.eligibility.run_demo            # from the repository root
 
-Seeds a database in a temporary folder, generates the demo kiosk's device key, starts the
-server on 127.0.0.1 (a free port), runs the kiosk client on the PIN route with the test
-card's published PIN fed to its own in-process UI, prints the result and stops the server.
+Registers the test card's holder with the relying-party service in an SQLite file in a
+temporary folder and adds their insurance records, generates the demo kiosk's device key,
+starts the service (mynaid.service: Starlette on uvicorn) on 127.0.0.1 (a free port), runs
+the kiosk client on the PIN route with the test card's published PIN fed to its own
+in-process UI, prints the result and stops the service.
 ``--method visual`` (staff confirm) or ``--method face`` (needs the face extra; the camera
 is replaced by ``--frame``, by default vectors/sample-frame.jpg, the holder in colour) use
-the device-signed route instead.
+the device-signed route instead, with the card-face binding (the card face is read with
+照合番号B, verified, and must name the registered person).
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ from examples.eligibility.client import (
     print_result,
     run_check,
 )
-from examples.eligibility.seed import seed_database
-from examples.eligibility.server import REPO, EligibilityService, RunningServer, ServiceConfig
+from examples.eligibility.seed import REPO, seed_database
+from examples.eligibility.server import RunningServer, settings
 from examples.eligibility.wire import public_key_to_text, save_device_key
 from mynaid.connect import connect, emulated_card
 from mynaid.integrity import load_issuer_key
@@ -47,12 +50,12 @@ DEMO_KIOSK = "demo-kiosk-1"
 DEMO_PIN = "1234"
 DEMO_COLLATION_B = "55021720352285"
 DEMO_FRAME = REPO / "vectors" / "sample-frame.jpg"
-TEST_VISUAL_ISSUER = REPO / "vectors" / "test-pki" / "visual-issuer.pem"
+TEST_ISSUERS = [REPO / "vectors" / "test-pki" / f"{ap}-issuer.pem" for ap in ("text", "visual")]
 
 #: What the demo "patient" and "staff" type, one line per question, per route.
 _ANSWERS = {
     "pin": f"{DEMO_PIN}\ny\n",  # PIN, then consent (asked: the PIN route learns no age)
-    "visual": "y\ny\n",  # staff confirm, consent
+    "visual": f"y\ny\n{DEMO_COLLATION_B}\n",  # staff confirm, consent, 照合番号B
     "face": f"{DEMO_COLLATION_B}\ny\n",  # 照合番号B, consent (the holder is over 40)
 }
 
@@ -69,24 +72,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="mynaid-eligibility-") as tmp:
         folder = Path(tmp)
-        database = folder / "records.sqlite3"
-        print(f"seeded {seed_database(database)} demo records into {database.name}")
+        store = f"sqlite:///{folder / 'records.sqlite3'}"
+        seed_database(store)
+        print("registered the test card's holder and seeded 2 demo records into "
+              "records.sqlite3")
         key_file = folder / f"{DEMO_KIOSK}.pem"
         save_device_key(Ed25519PrivateKey.generate(), key_file)
         device = DeviceIdentity.load(DEMO_KIOSK, key_file)
         print(f"kiosk {DEMO_KIOSK}: device key {public_key_to_text(device.key.public_key())}")
-        config = ServiceConfig(database=database,
-                               devices={DEMO_KIOSK: device.key.public_key()})
+        config = settings(store, devices={DEMO_KIOSK: device.key.public_key()})
         face = _face_route(args.frame) if args.method == "face" else None
-        with RunningServer(EligibilityService(config)) as server:
+        with RunningServer(config) as server:
             print(f"server on {server.url} (loopback only); trust anchor: the test root")
             ui = TerminalUI(Method(args.method), stdin=io.StringIO(_ANSWERS[args.method]),
                             out=sys.stdout)
             with connect(card=emulated_card()) as protocol:
-                # The emulated card's visual application is certified by the test issuer.
+                # The emulated card's text and visual applications are certified by the
+                # test issuers.
                 result = run_check(ServiceClient(server.url), protocol, ui, face=face,
                                    device=device,
-                                   issuer_keys=[load_issuer_key(TEST_VISUAL_ISSUER)])
+                                   issuer_keys=[load_issuer_key(p) for p in TEST_ISSUERS])
         print_result(result)
     print("server stopped")
     return exit_code(result)

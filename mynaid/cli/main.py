@@ -378,6 +378,7 @@ FEATURE_MODULES = (
     "mynaid.cli.face",
     "mynaid.cli.kiosk",
     "mynaid.cli.docsign",
+    "mynaid.cli.rp",
 )
 
 

@@ -1,0 +1,379 @@
+"""Where the relying party keeps people, certificates, nonces and confirmation records.
+
+One interface, :class:`Store`, two implementations:
+
+* :class:`SqliteStore`: the embedded default (a file, WAL mode; several worker processes
+  on one machine may share it), so that ``make demo`` needs no database server;
+* :class:`PostgresStore`: the production store (psycopg 3), shared by any number of
+  stateless workers on any number of machines.
+
+Both run the same versioned SQL files (``mynaid/rp/migrations/NNNN_name.sql``, portable
+SQL) and the same statements, written with ``?`` placeholders. Everything that must be
+atomic happens inside :meth:`Store.transaction`: the nonce is spent by one
+``UPDATE ... WHERE used_at IS NULL RETURNING`` and the confirmation record written in the
+same transaction, so a nonce is accepted at most once whatever the number of workers, and
+a worker killed mid-request leaves either both or neither.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import queue
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mynaid.rp.reasons import RpError, ServiceReason
+
+__all__ = ["Migration", "PostgresStore", "SqliteStore", "Store", "StoreUnavailable",
+           "Tx", "migrations", "open_store"]
+
+T = TypeVar("T")
+Params = Sequence[Any]
+Row = tuple[Any, ...]
+
+
+class StoreUnavailable(RpError):
+    """The database cannot be reached (or failed mid-transaction): nothing was accepted."""
+
+    def __init__(self, message: str = "the database is not reachable", *,
+                 retryable: bool = False) -> None:
+        super().__init__(ServiceReason.STORE_UNAVAILABLE, message)
+        #: True when nothing can have been committed (the failure came before COMMIT).
+        self.retryable = retryable
+
+
+_MIGRATIONS_TABLE = ("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY "
+                     "KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+
+
+class Migration:
+    """One versioned SQL file."""
+
+    def __init__(self, version: int, name: str, sql: str) -> None:
+        self.version = version
+        self.name = name
+        self.sql = sql
+
+    def statements(self) -> list[str]:
+        """The file's statements (split on ``;`` at line ends; comments dropped)."""
+        lines = [line for line in self.sql.splitlines() if not line.lstrip().startswith("--")]
+        text = "\n".join(lines)
+        return [s.strip() for s in re.split(r";\s*(?:\n|$)", text) if s.strip()]
+
+
+def migrations() -> list[Migration]:
+    """The packaged migrations, in version order."""
+    out = []
+    for entry in resources.files("mynaid.rp").joinpath("migrations").iterdir():
+        match = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
+        if match:
+            out.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    return sorted(out, key=lambda m: m.version)
+
+
+class Tx(abc.ABC):
+    """One transaction: statements with ``?`` placeholders."""
+
+    @abc.abstractmethod
+    def all(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run a statement and return every row."""
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        """Run a statement and return its first row (None without rows)."""
+        rows = self.all(sql, params)
+        return rows[0] if rows else None
+
+    def run(self, sql: str, params: Params = ()) -> int:
+        """Run a statement that returns no rows; the number of rows it changed."""
+        return self._run(sql, params)
+
+    @abc.abstractmethod
+    def _run(self, sql: str, params: Params) -> int: ...
+
+
+class Store(abc.ABC):
+    """The store interface (see the module docstring)."""
+
+    #: ``sqlite`` or ``postgresql``.
+    dialect: str
+
+    @abc.abstractmethod
+    def transaction(self) -> contextlib.AbstractContextManager[Tx]:
+        """A read-write transaction: committed when the block ends, rolled back on error.
+
+        :class:`StoreUnavailable` when the database cannot be reached.
+        """
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close every connection this store opened."""
+
+    def atomic(self, work: Callable[[Tx], T]) -> T:
+        """Run ``work`` in one transaction; run it again, once, on a new connection when
+        the first attempt failed before its commit (a connection that died with a
+        database restart). ``work`` must have no effects outside the database."""
+        try:
+            with self.transaction() as tx:
+                return work(tx)
+        except StoreUnavailable as exc:
+            if not exc.retryable:
+                raise
+        with self.transaction() as tx:
+            return work(tx)
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations not yet applied (safe to call from many workers at once);
+        the versions applied now."""
+        applied: list[int] = []
+        with self.transaction() as tx:
+            self._lock_for_migration(tx)
+            tx.run(_MIGRATIONS_TABLE)
+            done = {int(row[0]) for row in tx.all("SELECT version FROM schema_migrations")}
+            from mynaid.rp.models import now_text
+
+            for migration in migrations():
+                if migration.version in done:
+                    continue
+                for statement in migration.statements():
+                    tx.run(statement)
+                tx.run("INSERT INTO schema_migrations (version, name, applied_at) "
+                       "VALUES (?, ?, ?)", (migration.version, migration.name, now_text()))
+                applied.append(migration.version)
+        return applied
+
+    def schema_version(self) -> int:
+        """The highest migration applied (0 before any)."""
+        with self.transaction() as tx:
+            tx.run(_MIGRATIONS_TABLE)
+            row = tx.one("SELECT MAX(version) FROM schema_migrations")
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def ping(self) -> None:
+        """Raise :class:`StoreUnavailable` unless the database answers."""
+        self.atomic(lambda tx: tx.one("SELECT 1"))
+
+    def _lock_for_migration(self, tx: Tx) -> None:  # noqa: B027 (optional hook)
+        """Serialise concurrent migrations (SQLite's BEGIN IMMEDIATE already does)."""
+
+
+# --- SQLite ------------------------------------------------------------------------------------
+
+
+class _SqliteTx(Tx):
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def all(self, sql: str, params: Params = ()) -> list[Row]:
+        return [tuple(r) for r in self.db.execute(sql, tuple(params)).fetchall()]
+
+    def _run(self, sql: str, params: Params) -> int:
+        return self.db.execute(sql, tuple(params)).rowcount
+
+
+class SqliteStore(Store):
+    """An SQLite file (WAL journal). One connection per thread; every transaction takes
+    the write lock up front (``BEGIN IMMEDIATE``), so that concurrent writers wait for
+    each other (busy timeout) instead of failing on a lock upgrade."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._writer = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                 check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            # WAL with synchronous=NORMAL: a commit is atomic and survives a killed
+            # process; only an OS crash may lose the last transactions.
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            self._local.db = db
+            with self._lock:
+                self._all.append(db)
+        return db
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        # One writer per process at a time: SQLite has one write lock per database, and
+        # threads that all wait for it in SQLite's busy handler (sleeps of 1..100 ms)
+        # serve far fewer requests than threads queued on a mutex.
+        with self._writer:
+            yield from self._transaction()
+
+    def _transaction(self) -> Iterator[Tx]:
+        try:
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"the SQLite database cannot be opened: {exc}") from exc
+        try:
+            yield _SqliteTx(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise StoreUnavailable(f"the commit failed: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            for db in self._all:
+                with contextlib.suppress(sqlite3.Error):
+                    db.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+
+def _pg_sql(sql: str) -> str:
+    # The statements use no literal '?' or '%', so the translation is a plain replace.
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _PgTx(Tx):
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def all(self, sql: str, params: Params = ()) -> list[Row]:
+        cur = self.conn.execute(_pg_sql(sql), tuple(params))
+        return [tuple(r) for r in cur.fetchall()] if cur.description else []
+
+    def _run(self, sql: str, params: Params) -> int:
+        return int(self.conn.execute(_pg_sql(sql), tuple(params)).rowcount)
+
+
+class PostgresStore(Store):
+    """PostgreSQL through psycopg 3, with a small connection pool per process.
+
+    ``dsn``: a libpq connection string or URI. A connection found broken (the server
+    restarted, the network dropped it) is discarded and the transaction retried once on a
+    new connection, when the failure came before the commit was sent: the service recovers
+    from a database restart without being restarted itself. A failure during the commit is
+    not retried (it may have committed): the caller gets :class:`StoreUnavailable`.
+    """
+
+    dialect = "postgresql"
+
+    def __init__(self, dsn: str, *, pool_size: int = 8, connect_timeout: float = 5.0) -> None:
+        import psycopg  # the service extra
+
+        self._psycopg = psycopg
+        self.dsn = dsn
+        self.connect_timeout = connect_timeout
+        self._pool: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(pool_size)
+        self._all: set[Any] = set()
+        self._lock = threading.Lock()
+
+    def _connect(self) -> Any:
+        try:
+            conn = self._psycopg.connect(self.dsn, autocommit=False,
+                                         connect_timeout=max(1, int(self.connect_timeout)))
+        except self._psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: "
+                                   f"{type(exc).__name__}") from exc
+        with self._lock:
+            self._all.add(conn)
+        return conn
+
+    def _discard(self, conn: Any) -> None:
+        with self._lock:
+            self._all.discard(conn)
+        with contextlib.suppress(Exception):
+            conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        if not self._slots.acquire(timeout=30):
+            raise StoreUnavailable("no database connection became free")
+        try:
+            yield from self._transaction()
+        finally:
+            self._slots.release()
+
+    def _drain(self) -> None:
+        """Close every idle connection: after one was found dead (a server restart), the
+        others most likely are too."""
+        while True:
+            try:
+                conn = self._pool.get_nowait()
+            except queue.Empty:
+                return
+            self._discard(conn)
+
+    def _transaction(self) -> Iterator[Tx]:
+        psycopg = self._psycopg
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            conn = None
+        if conn is None or conn.closed or conn.broken:
+            if conn is not None:
+                self._discard(conn)
+            conn = self._connect()
+        try:
+            yield _PgTx(conn)
+        except psycopg.OperationalError as exc:
+            # A dead connection shows at its first statement; nothing was committed, so
+            # Store.atomic may run the work again on a new connection.
+            self._discard(conn)
+            self._drain()
+            raise StoreUnavailable(f"PostgreSQL failed mid-transaction: "
+                                   f"{type(exc).__name__}", retryable=True) from exc
+        except BaseException:
+            try:
+                conn.rollback()
+            except psycopg.Error:
+                self._discard(conn)
+            else:
+                self._pool.put(conn)
+            raise
+        try:
+            conn.commit()
+        except psycopg.Error as exc:
+            self._discard(conn)
+            self._drain()
+            raise StoreUnavailable(f"the commit failed: {type(exc).__name__}") from exc
+        self._pool.put(conn)
+
+    def _lock_for_migration(self, tx: Tx) -> None:
+        tx.one("SELECT pg_advisory_xact_lock(?)", (0x6D796E61,))  # "myna"
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = list(self._all), set()
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self._drain()
+
+
+def open_store(url: str) -> Store:
+    """A store from a URL: ``sqlite:///path/to/file.sqlite3`` (or a plain path), or
+    ``postgresql://...`` / a libpq ``host=... dbname=...`` string."""
+    if url.startswith(("postgresql://", "postgres://")) or "dbname=" in url:
+        return PostgresStore(url)
+    if url.startswith("sqlite:///"):
+        return SqliteStore(url[len("sqlite:///"):] or ":memory:")
+    if url.startswith("sqlite://"):
+        return SqliteStore(url[len("sqlite://"):])
+    return SqliteStore(url)
