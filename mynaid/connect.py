@@ -27,8 +27,19 @@ def emulated_card(profile: str | Path | None = None,
     from mynaid.emulator.applications import build_card
     from mynaid.emulator.profile import CardProfile, default_profile
 
+    from mynaid.emulator.state import apply_tries_left
+    from mynaid.errors import ParseError
+
     card_profile = CardProfile.load(profile) if profile else default_profile()
-    return build_card(card_profile, options)
+    try:
+        card = build_card(card_profile, options)
+    except (ValueError, TypeError, UnicodeError) as exc:
+        # The profile parser checks every field; this is the backstop for a combination
+        # it let through: still a typed error, never a traceback.
+        raise ParseError(f"the profile cannot be built into a card: {type(exc).__name__}") \
+            from None
+    apply_tries_left(card, card_profile.tries_left)
+    return card
 
 
 def open_transport(reader: str | int | None = None, *,
