@@ -85,5 +85,20 @@ def main() -> int:
         wait_for("remove", reader)
 
 
+def run() -> int:
+    """``main`` with the CLI's exit codes: a missing pyscard, no reader, Ctrl-C are one
+    line and a code, not a traceback."""
+    from mynaid.cli.exitcodes import ExitCode, exit_code_for
+    from mynaid.errors import MynaidError
+
+    try:
+        return main()
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    except MynaidError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return exit_code_for(exc)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

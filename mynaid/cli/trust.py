@@ -7,7 +7,6 @@ stdin), never from argv. A verification failure exits with code 6 and names its 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,20 +34,22 @@ def _parse_time(text: str | None) -> dt.datetime | None:
 
 def _fail_json(settings: Settings, exc: VerificationError) -> None:
     if settings.json:
-        click.echo(json.dumps({"valid": False, "reason": exc.reason.value,
-                               "detail": exc.detail, "subject": exc.subject},
-                              ensure_ascii=False, indent=2))
+        from mynaid.cli.jsonout import verification_failure
+
+        emit(settings, verification_failure(exc), "")
 
 
 # --- sign ------------------------------------------------------------------------------------
 
 
 @click.command("sign")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
+                                        path_type=Path))
 @click.option("--key", "which", type=click.Choice(["sign", "auth"]), default="sign",
               show_default=True, help="The signature key (password) or the auth key (PIN).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the CMS signature.")
+@click.option("-o", "--output", required=True,
+              type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Where to write the CMS signature (0600; - for stdout).")
 @click.option("--detached", is_flag=True, help="Leave the content out of the signature.")
 @click.option("--digest", type=click.Choice(["sha256", "sha384", "sha512"]), default="sha256",
               show_default=True)
@@ -62,11 +63,17 @@ def sign_command(settings: Settings, file: Path, which: str, output: Path, detac
     from mynaid import cms
     from mynaid.cardkey import CardRsaPrivateKey
     from mynaid.cardspec import CertificateSlot
-    from mynaid.cli.secrets import read_secret
+    from mynaid.cardspec import AUTH_PIN, SIGN_PASSWORD
+    from mynaid.cli.main import check_output, write_private
+    from mynaid.cli.secrets import guarded_prompt
 
-    content = file.read_bytes()
-    secret = read_secret(_SECRET_LABELS[which])
+    from mynaid.cli.main import read_input
+
+    content = read_input(file)
+    check_output(output)  # before the secret is asked for or spent
     with settings.protocol() as protocol:
+        secret = guarded_prompt(protocol, SIGN_PASSWORD if which == "sign" else AUTH_PIN,
+                                force=force, label=_SECRET_LABELS[which])
         key = CardRsaPrivateKey.open(protocol, which, secret, force=force)
         chain = []
         if include_chain:
@@ -74,7 +81,7 @@ def sign_command(settings: Settings, file: Path, which: str, output: Path, detac
             chain.append(key.session.read_certificate(slot))
         der = cms.sign(content, key, key.certificate, digest=digest, detached=detached,
                        chain=chain)
-    output.write_bytes(cms.to_pem(der) if pem else der)
+    write_private(output, cms.to_pem(der) if pem else der)  # holds the signer's certificate
     serial = format(key.certificate.serial_number, "X")
     data = {"output": str(output), "key": which, "detached": detached, "digest": digest,
             "format": "pem" if pem else "der", "certificate_serial": serial,
@@ -130,8 +137,10 @@ def _who(result: Any) -> list[str]:
 
 
 @click.command("verify")
-@click.argument("signature", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--content", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.argument("signature", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
+                                             path_type=Path))
+@click.option("--content", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
+                                           path_type=Path),
               help="The signed content, for a detached signature.")
 @click.option("--trust", "trust_paths", multiple=True,
               type=click.Path(exists=True, path_type=Path),
@@ -151,8 +160,9 @@ def _who(result: Any) -> list[str]:
               help="Accept a signer certificate without a JPKI policy (generic profile).")
 @click.option("--holder-details", is_flag=True,
               help="Also print sex and birth date from the signature certificate.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the verified content here.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True,
+                                                path_type=Path),
+              help="Write the verified content here (0600; - for stdout).")
 @pass_settings
 def verify_command(settings: Settings, signature: Path, content: Path | None,
                    trust_paths: tuple[Path, ...], at_text: str | None, crls: tuple[Path, ...],
@@ -169,15 +179,22 @@ def verify_command(settings: Settings, signature: Path, content: Path | None,
     store = _trust_store(trust_paths)
     checker = _revocation(crls, crl_map, ocsp_url, ocsp_timeout)
     try:
-        result = cms.verify(signature.read_bytes(), store,
-                            content=content.read_bytes() if content else None,
+        from mynaid.cli.main import read_input
+
+        result = cms.verify(read_input(signature), store,
+                            content=read_input(content) if content else None,
                             options=options, revocation=checker)
     except VerificationError as exc:
         _fail_json(settings, exc)
         raise
     if output is not None:
-        output.write_bytes(result.content)
+        from mynaid.cli.main import write_private
+
+        write_private(output, result.content)  # verified content: personal data, 0600
     data = result.as_dict(holder_details=holder_details)
+    from mynaid.cli.jsonout import certificate
+
+    data["certificate"] = certificate(result.signer, note="signer")  # the shared shape
     lines = ["Verification OK", *_who(result)]
     if holder_details and result.holder is not None:
         details = result.holder.details()
@@ -212,15 +229,16 @@ def auth_command(settings: Settings, challenge_hex: str, context: str | None,
     from cryptography.hazmat.primitives import serialization
 
     from mynaid.challenge import DEFAULT_CONTEXT, respond, signed_message
-    from mynaid.cli.secrets import read_secret
+    from mynaid.cardspec import AUTH_PIN
+    from mynaid.cli.secrets import guarded_prompt
 
     try:
         nonce = bytes.fromhex(challenge_hex)
         signed_message(context or DEFAULT_CONTEXT, nonce)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--challenge") from None
-    pin = read_secret(_SECRET_LABELS["auth"])
     with settings.protocol() as protocol:
+        pin = guarded_prompt(protocol, AUTH_PIN, force=force, label=_SECRET_LABELS["auth"])
         response = respond(protocol, nonce, pin, context=context or DEFAULT_CONTEXT,
                            force=force)
     data = response.as_dict()
