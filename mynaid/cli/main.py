@@ -7,22 +7,19 @@ that ``mynaid --help`` starts quickly.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from mynaid import __version__
 from mynaid.cli.exitcodes import ExitCode, exit_code_for
 from mynaid.errors import MynaidError
 
 if TYPE_CHECKING:
-    from cryptography import x509
 
     from mynaid.emulator.card import EmulatedCard
     from mynaid.protocol import CardProtocol
@@ -32,22 +29,33 @@ if TYPE_CHECKING:
 EMULATOR_READER = "mynaid emulator"
 
 
-@dataclass
 class Settings:
-    """Global options, shared by every command through click's context."""
+    """Global options, shared by every command through click's context.
 
-    reader: str | None = None
-    emulator: bool = False
-    profile: Path | None = None
-    json: bool = False
-    verbose: int = 0
-    extended: str = "auto"
-    state: Path | None = None
-    log_file: Path | None = None
-    #: Set once a command has printed its JSON document (errors then add none).
-    emitted: bool = False
-    _card: EmulatedCard | None = field(default=None, repr=False)
-    _original_secrets: dict[str, bytes] | None = field(default=None, repr=False)
+    A plain class rather than a dataclass: importing dataclasses costs start-up time on
+    every command.
+    """
+
+    def __init__(self, reader: str | None = None, emulator: bool = False,
+                 profile: Path | None = None, json: bool = False, verbose: int = 0,
+                 extended: str = "auto", state: Path | None = None,
+                 log_file: Path | None = None) -> None:
+        self.reader = reader
+        self.emulator = emulator
+        self.profile = profile
+        self.json = json
+        self.verbose = verbose
+        self.extended = extended
+        self.state = state
+        self.log_file = log_file
+        #: Set once a command has printed its JSON document (errors then add none).
+        self.emitted = False
+        self._card: EmulatedCard | None = None
+        self._original_secrets: dict[str, bytes] | None = None
+
+    def __repr__(self) -> str:
+        return (f"Settings(reader={self.reader!r}, emulator={self.emulator}, "
+                f"profile={self.profile!r}, json={self.json})")
 
     def card(self) -> EmulatedCard | None:
         """The in-process emulated card when ``--emulator`` was given, else None."""
@@ -110,52 +118,56 @@ def emit(settings: Settings, data: Any, text: str) -> None:
 
         if isinstance(data, dict):
             data = document(data)
+        import json
+
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         settings.emitted = True
     else:
         click.echo(text)
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Marks the CLI's own handler so that repeated in-process runs add it only once."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.stream = sys.stderr  # follow redirections of sys.stderr (tests, pipelines)
-        super().emit(record)
-
-
-class _FileHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """``--log-file``: the -v log (secrets redacted by the code that logs) in a 0600 file."""
-
-
 _LOG_FORMAT = "%(name)s: %(message)s"
+#: Marks the CLI's own handlers, so that repeated in-process runs add them only once.
+_STDERR_MARK = "_mynaid_cli_stderr"
+_FILE_MARK = "_mynaid_cli_log_file"
 
 
 def _setup_logging(verbose: int, log_file: Path | None = None) -> None:
+    """-v: log to stderr; --log-file: the same log in a 0600 file. logging is imported only
+    then (start-up time)."""
+    if verbose <= 0 and log_file is None:
+        _close_log_files()
+        return
+    import logging
+
+    class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+        def emit(self, record: logging.LogRecord) -> None:
+            self.stream = sys.stderr  # follow redirections of sys.stderr (tests, pipelines)
+            super().emit(record)
+
     root = logging.getLogger("mynaid")
-    for handler in [h for h in root.handlers if isinstance(h, _FileHandler)]:
-        root.removeHandler(handler)
-        handler.close()
-    if verbose > 0 and not any(isinstance(h, _StderrHandler) for h in root.handlers):
-        handler = _StderrHandler()
+    _close_log_files()
+    if verbose > 0 and not any(getattr(h, _STDERR_MARK, False) for h in root.handlers):
+        handler = _StderrHandler(sys.stderr)
+        setattr(handler, _STDERR_MARK, True)
         handler.setFormatter(logging.Formatter(_LOG_FORMAT))
         root.addHandler(handler)
     if log_file is not None:
-        stream = open_private(log_file, "w")
-        file_handler = _FileHandler(stream)
+        file_handler = logging.StreamHandler(open_private(log_file, "w"))
+        setattr(file_handler, _FILE_MARK, True)
         file_handler.setFormatter(logging.Formatter("%(asctime)s " + _LOG_FORMAT))
         root.addHandler(file_handler)
-    if verbose > 0 or log_file is not None:
-        # -v: informational messages and the APDU trace (secrets redacted in the trace).
-        root.setLevel(logging.DEBUG)
+    # -v: informational messages and the APDU trace (secrets redacted in the trace).
+    root.setLevel(logging.DEBUG)
 
 
 def _close_log_files() -> None:
+    if "logging" not in sys.modules:
+        return
+    import logging
+
     root = logging.getLogger("mynaid")
-    for handler in [h for h in root.handlers if isinstance(h, _FileHandler)]:
+    for handler in [h for h in root.handlers if getattr(h, _FILE_MARK, False)]:
         root.removeHandler(handler)
         handler.close()
 
@@ -232,7 +244,46 @@ def read_input(path: Path, limit: int | None = None) -> bytes:
     return data
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _FeatureGroup(click.Group):
+    """The top-level group: the commands of feature modules are imported when asked for.
+
+    ``mynaid info`` imports none of them and ``mynaid pin ...`` only mynaid.cli.pins (found
+    through :data:`FEATURE_COMMANDS`); ``--help``, completion and an unknown name import
+    every module of :data:`FEATURE_MODULES`, so a module added there needs no other change.
+    """
+
+    _loaded: set[str]
+
+    def _load(self, module: str) -> None:
+        import importlib
+
+        loaded = self.__dict__.setdefault("_loaded", set())
+        if module not in loaded:
+            loaded.add(module)
+            importlib.import_module(module).register(self)
+
+    def _load_all(self) -> None:
+        for module in FEATURE_MODULES:
+            self._load(module)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            hinted = FEATURE_COMMANDS.get(cmd_name)
+            if hinted is not None:
+                self._load(hinted)
+                command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._load_all()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_all()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_FeatureGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--reader", "-r", metavar="SUBSTR|INDEX",
               help="Reader by name substring or index (default: first with a card).")
 @click.option("--emulator", is_flag=True, help="Use the built-in emulated card in-process.")
@@ -248,7 +299,7 @@ def read_input(path: Path, limit: int | None = None) -> bytes:
               help="Also write the -v log (secrets redacted) to FILE (0600): a support bundle.")
 @click.option("--extended", type=click.Choice(["auto", "off"]), default="auto",
               show_default=True, help="Extended-length READ BINARY: detect, or never.")
-@click.version_option(package_name="mynaid")
+@click.version_option(version=__version__, prog_name="mynaid")
 @click.pass_context
 def cli(ctx: click.Context, reader: str | None, emulator: bool, profile: Path | None,
         state_file: Path | None, as_json: bool, verbose: int, log_file: Path | None,
@@ -597,14 +648,21 @@ FEATURE_MODULES = (
 )
 
 
+#: Where the commands of FEATURE_MODULES live, so that one command imports one module. A
+#: command missing here is still found (every module is then imported): a hint, not a list
+#: to keep complete.
+FEATURE_COMMANDS = {
+    "pin": "mynaid.cli.pins", "text": "mynaid.cli.cardface", "visual": "mynaid.cli.cardface",
+    "sign": "mynaid.cli.trust", "verify": "mynaid.cli.trust", "auth": "mynaid.cli.trust",
+    "diag": "mynaid.cli.diag", "watch": "mynaid.cli.diag", "face": "mynaid.cli.face",
+    "kiosk": "mynaid.cli.kiosk",
+}
+
+
 def _register_features() -> None:
-    import importlib
-
-    for name in FEATURE_MODULES:
-        importlib.import_module(name).register(cli)
-
-
-_register_features()
+    """Import and register every feature module now (tests, documentation tools)."""
+    assert isinstance(cli, _FeatureGroup)
+    cli._load_all()
 
 
 # --- entry point ---------------------------------------------------------------------------
@@ -667,6 +725,8 @@ def main(argv: list[str] | None = None) -> int:
         _fail(settings, exc, "os-error", f"cannot use{where}: {exc.strerror or exc}", code)
     except Exception as exc:  # the last resort: one line, never a traceback
         code = ExitCode.ERROR
+        import logging
+
         logging.getLogger("mynaid").debug("internal error", exc_info=True)
         if _verbose_in(args) and not settings.verbose:
             import traceback
@@ -682,6 +742,8 @@ def _json_error(settings: Settings, exc: BaseException | None, reason: str, mess
                 code: int) -> None:
     if settings.emitted:
         return  # the command printed its own document (a failed check, a verify result)
+    import json
+
     from mynaid.cli.jsonout import error
 
     try:
