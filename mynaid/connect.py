@@ -26,7 +26,6 @@ def emulated_card(profile: str | Path | None = None,
     """A fresh emulated card from a profile file, or the default test card."""
     from mynaid.emulator.applications import build_card
     from mynaid.emulator.profile import CardProfile, default_profile
-
     from mynaid.emulator.state import apply_tries_left
     from mynaid.errors import ParseError
 
@@ -36,8 +35,8 @@ def emulated_card(profile: str | Path | None = None,
     except (ValueError, TypeError, UnicodeError) as exc:
         # The profile parser checks every field; this is the backstop for a combination
         # it let through: still a typed error, never a traceback.
-        raise ParseError(f"the profile cannot be built into a card: {type(exc).__name__}") \
-            from None
+        raise ParseError("the profile cannot be built into a card (a field has a value "
+                         "the card cannot hold)") from None
     apply_tries_left(card, card_profile.tries_left)
     return card
 

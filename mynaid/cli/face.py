@@ -153,11 +153,10 @@ def face_eval(settings: Settings, pairs_csv: Path, plot_path: Path | None, targe
 @_models_option
 def face_card_photo(image: Path, output: Path, height: int, models_dir: Path | None) -> None:
     """Make a card-style photo (ID crop, greyscale, JPEG 2000) from a photo, for tests."""
+    from mynaid.cli.main import check_output, write_private
     from mynaid.face.cardstyle import make_card_photo
     from mynaid.face.dlib_backend import DlibBackend
     from mynaid.face.imaging import load_image
-
-    from mynaid.cli.main import check_output, write_private
 
     _nonempty(image)
     check_output(output)

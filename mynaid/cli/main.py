@@ -527,7 +527,7 @@ def apdu(settings: Settings, apdus: tuple[str, ...], force_secret_apdu: bool) ->
     """
     from mynaid.iso7816.apdu import SECRET_INS, decode_command
 
-    commands = []
+    commands: list[tuple[bytes, Any, bool]] = []
     for text in apdus:
         cleaned = "".join(text.split()).replace(":", "")
         try:

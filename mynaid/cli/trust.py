@@ -62,12 +62,9 @@ def sign_command(settings: Settings, file: Path, which: str, output: Path, detac
     """Sign FILE with the card into a CMS (PKCS#7) SignedData."""
     from mynaid import cms
     from mynaid.cardkey import CardRsaPrivateKey
-    from mynaid.cardspec import CertificateSlot
-    from mynaid.cardspec import AUTH_PIN, SIGN_PASSWORD
-    from mynaid.cli.main import check_output, write_private
+    from mynaid.cardspec import AUTH_PIN, SIGN_PASSWORD, CertificateSlot
+    from mynaid.cli.main import check_output, read_input, write_private
     from mynaid.cli.secrets import guarded_prompt
-
-    from mynaid.cli.main import read_input
 
     content = read_input(file)
     check_output(output)  # before the secret is asked for or spent
@@ -228,8 +225,8 @@ def auth_command(settings: Settings, challenge_hex: str, context: str | None,
     """Answer a verifier's challenge with the auth key (asks for the auth PIN)."""
     from cryptography.hazmat.primitives import serialization
 
-    from mynaid.challenge import DEFAULT_CONTEXT, respond, signed_message
     from mynaid.cardspec import AUTH_PIN
+    from mynaid.challenge import DEFAULT_CONTEXT, respond, signed_message
     from mynaid.cli.secrets import guarded_prompt
 
     try:

@@ -193,8 +193,8 @@ class JpkiProfile:
         except ParseError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
-            raise ParseError(f"malformed JPKI section in profile: {type(exc).__name__}") \
-                from exc
+            raise ParseError("malformed JPKI section in profile (a field has the wrong "
+                             "type or value)") from exc
 
 
 @dataclass(frozen=True)
@@ -277,8 +277,8 @@ class CardProfile:
         except ParseError:
             raise
         except Exception as exc:  # a section parser missed a case: still a typed error
-            raise ParseError(f"malformed text or visual section: {type(exc).__name__}") \
-                from None
+            raise ParseError("malformed text or visual section in profile (a field has the "
+                             "wrong type or value)") from None
         return cls(name, JpkiProfile.from_json(obj["jpki"]), extra,
                    text=text_app, visual=visual_app,
                    tries_left=_tries_left(obj.get("tries_left")))
