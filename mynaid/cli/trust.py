@@ -66,6 +66,8 @@ def sign_command(settings: Settings, file: Path, which: str, output: Path, detac
     from mynaid.cli.main import check_output, read_input, write_private
     from mynaid.cli.secrets import guarded_prompt
 
+    if settings.json and str(output) == "-":
+        raise click.UsageError("with --json, write the signature to a file (-o FILE)")
     content = read_input(file)
     check_output(output)  # before the secret is asked for or spent
     with settings.protocol() as protocol:
@@ -83,8 +85,12 @@ def sign_command(settings: Settings, file: Path, which: str, output: Path, detac
     data = {"output": str(output), "key": which, "detached": detached, "digest": digest,
             "format": "pem" if pem else "der", "certificate_serial": serial,
             "chain_included": include_chain}
-    emit(settings, data, f"wrote {output} ({'detached' if detached else 'attached'} CMS, "
-                         f"{digest}, {which} key, certificate serial {serial})")
+    summary = (f"wrote {output} ({'detached' if detached else 'attached'} CMS, "
+               f"{digest}, {which} key, certificate serial {serial})")
+    if str(output) == "-":
+        click.echo(summary.replace("wrote -", "wrote the signature to stdout"), err=True)
+    else:
+        emit(settings, data, summary)
 
 
 # --- verify ----------------------------------------------------------------------------------
