@@ -190,6 +190,13 @@ def report_json(report: DiagReport) -> dict[str, Any]:
                                         for c in card.certificates]
         data["card"]["secrets"] = [jsonout.secret_state(p) for p in card.pins]
         data["card"].pop("pins", None)
+    # Beside each error's class name, its stable reason code (as in every error object).
+    from mynaid import errors as error_classes
+
+    for issue in data.get("errors", []):
+        cls = getattr(error_classes, str(issue.get("error")), None)
+        issue["reason"] = cls.reason if isinstance(cls, type) and hasattr(cls, "reason") \
+            else "error"
     return jsonout.document(data)
 
 
