@@ -32,7 +32,7 @@ def emulated_card(profile: str | Path | None = None,
     card_profile = CardProfile.load(profile) if profile else default_profile()
     try:
         card = build_card(card_profile, options)
-    except (ValueError, TypeError, UnicodeError) as exc:
+    except (ValueError, TypeError, UnicodeError):
         # The profile parser checks every field; this is the backstop for a combination
         # it let through: still a typed error, never a traceback.
         raise ParseError("the profile cannot be built into a card (a field has a value "

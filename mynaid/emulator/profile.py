@@ -276,7 +276,7 @@ class CardProfile:
             visual_app = VisualProfile.from_json(obj["visual"]) if "visual" in obj else None
         except ParseError:
             raise
-        except Exception as exc:  # a section parser missed a case: still a typed error
+        except Exception:  # a section parser missed a case: still a typed error
             raise ParseError("malformed text or visual section in profile (a field has the "
                              "wrong type or value)") from None
         return cls(name, JpkiProfile.from_json(obj["jpki"]), extra,
