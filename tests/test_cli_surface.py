@@ -376,3 +376,33 @@ def test_main_never_lets_a_library_error_escape(cli_run: CliRunner) -> None:
     assert cli_main_function(["--emulator", "--json", "info"]) == 0
     digest = hashlib.sha256(b"").hexdigest()
     assert cli_run("--emulator", "apdu", digest[:3]).code == 2
+
+
+@pytest.mark.parametrize(("text", "iso"), [
+    ("1980-02-17", "1980-02-17"), ("19800217", "1980-02-17"), ("1980/2/17", "1980-02-17"),
+    ("1980年2月17日", "1980-02-17"), ("昭和55年2月17日", "1980-02-17"),
+    ("S55.02.17", "1980-02-17"), ("s55-2-17", "1980-02-17"), ("H1-01-08", "1989-01-08"),
+    ("平成元年1月8日", "1989-01-08"), ("R1/05/01", "2019-05-01"), ("T1.7.30", "1912-07-30"),
+    ("Ｓ５５．０２．１７", "1980-02-17"), ("昭和64年1月7日", "1989-01-07"),
+])
+def test_parse_date_accepts_era_and_gregorian_dates(text: str, iso: str) -> None:
+    from mynaid.era import parse_date
+
+    assert parse_date(text).isoformat() == iso
+
+
+@pytest.mark.parametrize("text", ["H1-01-07", "昭和65年1月1日", "R1.04.30", "M45.7.30",
+                                  "1980-02-30", "S99", "tomorrow", "X55.02.17"])
+def test_parse_date_refuses_what_no_era_wrote(text: str) -> None:
+    from mynaid.era import parse_date
+    from mynaid.errors import InvalidSecretError
+
+    with pytest.raises(InvalidSecretError) as raised:
+        parse_date(text)
+    assert text not in str(raised.value)
+
+
+def test_parse_year() -> None:
+    from mynaid.era import parse_year
+
+    assert parse_year("２０３５") == 2035 == parse_year("令和17") == parse_year("R17年")

@@ -8,6 +8,16 @@ A profile file is JSON::
               "auth_cert": "<PEM>", "auth_key": "<PKCS#8 PEM>", "auth_ca_cert": "<PEM>",
               "sign_cert": "<PEM or null>", "sign_key": "<PEM or null>", "sign_ca_cert": "<PEM>"}}
 
+An optional ``"tries_left": {"auth-pin": 1, "sign-password": 0}`` (secret names of
+:mod:`mynaid.cardspec`) starts the card with used counters, to rehearse the lockout guard
+(exit 7) and a blocked key (exit 4); ``mynaid --state FILE`` keeps counters between
+commands (:mod:`mynaid.emulator.state`).
+
+Loading is hostile-input safe: at most :data:`MAX_PROFILE_BYTES`, strict UTF-8, nesting of
+at most :data:`MAX_PROFILE_DEPTH`, and every field typed (a ``null`` or a number where a
+string belongs, a non-ASCII PIN, a token label over 32 characters are :class:`ParseError`
+naming the field, never another exception).
+
 Profiles are test material: their keys and secrets are not protected. The default profile
 lives in ``vectors/default-card.json`` (made by ``vectors/make_vectors.py``) and is also
 packaged as ``mynaid/emulator/data/default-card.json`` so that ``--emulator`` works from an
