@@ -255,7 +255,9 @@ def watch(settings: Settings, as_json: bool, count: int | None,
     try:
         for item in iter_events(monitor, count=count, timeout=timeout):
             if json_lines:
-                click.echo(json.dumps(item.to_dict(), ensure_ascii=False))
+                from mynaid.cli.jsonout import document
+
+                click.echo(json.dumps(document(item.to_dict()), ensure_ascii=False))
             else:
                 click.echo(render_watch_item(item))
     except KeyboardInterrupt:
