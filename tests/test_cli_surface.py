@@ -88,6 +88,26 @@ def test_json_before_or_after_the_command(cli_run: CliRunner, argv: list[str], s
     assert result.code in (0, 6), result.err  # 6: the test card's issuer key not given
 
 
+def test_json_on_file_writing_commands(cli_run: CliRunner, tmp_path: Path) -> None:
+    sig = tmp_path / "r.p7s"
+    runs = [
+        (["sign", "README.md", "-o", str(sig)], "TEST1234\n"),
+        (["verify", str(sig), "--trust", str(ROOT / "vectors/test-pki")], ""),
+        (["visual", "photo", "-o", str(tmp_path / "p.jp2")], "123456789018\n"),
+        (["visual", "images", "-o", str(tmp_path / "images")], "123456789018\n"),
+        (["cert", "export", "auth", "-o", str(tmp_path / "a.pem")], ""),
+        (["emulator", "new-profile", "-o", str(tmp_path / "n.json")], ""),
+        (["pin", "change", "auth"], "1234\n4321\n4321\n"),
+    ]
+    for argv, stdin in runs:
+        result = cli_run("--emulator", *argv, "--json", stdin=stdin)
+        assert result.code == 0, (argv, result.err)
+        assert json.loads(result.out)["schema_version"] == 1, argv
+    # Where the output is the data itself, --json is refused, not ignored.
+    refused = cli_run("--emulator", "cert", "export", "auth", "--json")
+    assert refused.code == 2 and json.loads(refused.out)["error"]["reason"] == "usage"
+
+
 def test_json_errors_are_objects_with_a_reason(cli_run: CliRunner) -> None:
     usage = cli_run("--emulator", "pin", "verify", "nosuch", "--json")
     assert usage.code == 2
