@@ -87,17 +87,18 @@ def main() -> int:
 
 
 def run() -> int:
-    """:func:`main` with one-line errors (a missing pyscard, no reader, a bad camera):
-    an example a kiosk vendor copies should not greet staff with a traceback."""
+    """``main`` with the CLI's exit codes: a missing pyscard, no reader, Ctrl-C are one
+    line and a code, not a traceback."""
+    from mynaid.cli.exitcodes import ExitCode, exit_code_for
     from mynaid.errors import MynaidError
 
     try:
         return main()
-    except MynaidError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
+    except MynaidError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return exit_code_for(exc)
 
 
 if __name__ == "__main__":

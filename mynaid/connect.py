@@ -26,9 +26,19 @@ def emulated_card(profile: str | Path | None = None,
     """A fresh emulated card from a profile file, or the default test card."""
     from mynaid.emulator.applications import build_card
     from mynaid.emulator.profile import CardProfile, default_profile
+    from mynaid.emulator.state import apply_tries_left
+    from mynaid.errors import ParseError
 
     card_profile = CardProfile.load(profile) if profile else default_profile()
-    return build_card(card_profile, options)
+    try:
+        card = build_card(card_profile, options)
+    except (ValueError, TypeError, UnicodeError):
+        # The profile parser checks every field; this is the backstop for a combination
+        # it let through: still a typed error, never a traceback.
+        raise ParseError("the profile cannot be built into a card (a field has a value "
+                         "the card cannot hold)") from None
+    apply_tries_left(card, card_profile.tries_left)
+    return card
 
 
 def open_transport(reader: str | int | None = None, *,

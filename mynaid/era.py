@@ -28,7 +28,10 @@ __all__ = [
     "EraRangeError",
     "birth_date_key",
     "build_pin_b",
+    "from_era",
+    "parse_date",
     "parse_gregorian",
+    "parse_year",
     "to_era",
 ]
 
@@ -129,3 +132,70 @@ def build_pin_b(birth: dt.date, expiry_year: int, security_code: str) -> str:
     # The builder's output is a secret of the DIGITS14 format; check it the same way.
     SecretFormat.DIGITS14.normalize(value)
     return value
+
+
+# --- reading dates as people type them (CLI prompts) -----------------------------------------
+
+_ERA_BY_NAME = {**{era.kanji: era for era in Era}, **{era.romaji[0]: era for era in Era},
+                **{era.romaji.upper(): era for era in Era}}
+_ERA_DATE_RE = re.compile(
+    r"(明治|大正|昭和|平成|令和|MEIJI|TAISHO|SHOWA|HEISEI|REIWA|[MTSHR])\s*"
+    r"(元|[0-9]{1,2})\s*[年.\-/ ]?\s*([0-9]{1,2})\s*[月.\-/ ]?\s*([0-9]{1,2})\s*日?")
+_GREGORIAN_SEP_RE = re.compile(r"([0-9]{4})\s*[年.\-/ ]\s*([0-9]{1,2})\s*[月.\-/ ]\s*"
+                               r"([0-9]{1,2})\s*日?")
+
+
+def from_era(era: Era, year: int, month: int, day: int) -> dt.date:
+    """The Gregorian date of an era date; :class:`InvalidSecretError` when the era did not
+    run on that day (平成元年1月7日 is still 昭和)."""
+    try:
+        date = dt.date(era.start.year + year - 1, month, day)
+    except ValueError:
+        raise InvalidSecretError("the date does not exist in the calendar") from None
+    later = [e for e in Era if e.start > era.start]
+    end = min((e.start for e in later), default=None)
+    if year < 1 or date < era.start or (end is not None and date >= end):
+        raise InvalidSecretError(f"that date is not in the {era.romaji} era")
+    return date
+
+
+def parse_date(text: str) -> dt.date:
+    """A date as a person types it: Gregorian (``1980-02-17``, ``19800217``, ``1980/2/17``,
+    ``1980年2月17日``) or Japanese era (``昭和55年2月17日``, ``S55.02.17``, ``H1-01-08``,
+    ``平成元年1月8日``). Full-width digits (a Japanese IME) are normalised first (NFKC).
+
+    The error names the rule, never the input: a birth date is personal data.
+    """
+    import unicodedata
+
+    value = unicodedata.normalize("NFKC", text).strip().upper()
+    match = _ERA_DATE_RE.fullmatch(value)
+    if match:
+        era = _ERA_BY_NAME[match[1]]
+        year = 1 if match[2] == "元" else int(match[2])
+        return from_era(era, year, int(match[3]), int(match[4]))
+    match = _GREGORIAN_SEP_RE.fullmatch(value)
+    if match:
+        try:
+            return dt.date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            raise InvalidSecretError("the date does not exist in the calendar") from None
+    try:
+        return parse_gregorian(value)
+    except InvalidSecretError:
+        raise InvalidSecretError(
+            "expected a date such as 1980-02-17, 昭和55年2月17日 or S55.02.17") from None
+
+
+def parse_year(text: str) -> int:
+    """A Gregorian year typed as ``2035``, ``２０３５`` or an era year (``令和17``, ``R17``)."""
+    import unicodedata
+
+    value = unicodedata.normalize("NFKC", text).strip().upper().removesuffix("年")
+    if re.fullmatch(r"[0-9]{4}", value):
+        return int(value)
+    match = re.fullmatch(r"(明治|大正|昭和|平成|令和|[MTSHR])\s*(元|[0-9]{1,2})", value)
+    if match:
+        era = _ERA_BY_NAME[match[1]]
+        return era.start.year + (1 if match[2] == "元" else int(match[2])) - 1
+    raise InvalidSecretError("expected a year such as 2035 or 令和17")

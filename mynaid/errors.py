@@ -192,3 +192,15 @@ class PinLockedByDesignError(PinBlockedError):
     matching or visual confirmation instead (exit 4, like any blocked key)."""
 
     reason: str = "pin-locked-by-design"
+class InputFileError(MynaidError):
+    """A file named on the command line cannot be used as input (unreadable, empty, too
+    large, not the expected kind): an input error (exit 1), never a failed verification."""
+
+    reason: str = "bad-input-file"
+
+
+class OutputPathError(MynaidError):
+    """An output path that cannot be written (missing folder, a folder, a symbolic link);
+    checked before any secret is asked for or spent (exit 1)."""
+
+    reason: str = "bad-output-path"

@@ -23,7 +23,7 @@ from mynaid.sessions.base import (
 __all__ = [
     "ALIASES", "LOCKED_BY_DESIGN_ADVICE", "PINLESS_LOCKED", "SecretSession",
     "card_is_pinless", "change_pin", "looks_pinless", "pin_status", "reset_advice",
-    "secret_by_name", "state_json", "state_text", "verify_pin",
+    "secret_by_name", "state_text", "verify_pin",
 ]
 
 #: Short names accepted on the command line, besides the full names of cardspec.
@@ -76,16 +76,7 @@ def state_text(state: PinState) -> str:
         return f"BLOCKED ({reset_advice(state.name)})"
     if state.no_retry_limit:
         return "no retry limit"
-    return f"{state.tries_left} tries left"
-
-
-def state_json(state: PinState) -> dict[str, object]:
-    """The JSON form of a :class:`PinState` (one schema for ``pin status``, ``info``, diag)."""
-    return {"name": state.name, "label": state.label, "present": state.present,
-            "tries_left": state.tries_left, "max_tries": state.max_tries,
-            "blocked": state.blocked, "verified": state.verified,
-            "locked_by_design": state.locked_by_design,
-            "no_retry_limit": state.no_retry_limit}
+    return f"{state.tries_left} {'try' if state.tries_left == 1 else 'tries'} left"
 
 
 def looks_pinless(availability: CertificateAvailability | None,

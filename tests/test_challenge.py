@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import io
 import json
 import sys
@@ -11,7 +12,6 @@ from dataclasses import replace
 import pytest
 from cryptography.x509.oid import NameOID
 
-import mynaid.connect
 from mynaid.challenge import (
     DOMAIN_TAG,
     ChallengeResponse,
@@ -27,6 +27,9 @@ from mynaid.trust.anchors import TrustStore, fingerprint
 from mynaid.trust.errors import Reason, VerificationError
 from mynaid.trust.revocation import CrlSource, RevocationChecker
 from tests.trust_pki import make_crl, root, trust
+
+# mynaid.connect is the function; the module of the same name, by its full name.
+CONNECT_MODULE = importlib.import_module("mynaid.connect")
 
 
 class FakeClock:
@@ -176,7 +179,7 @@ def test_response_serialisation(protocol: CardProtocol, verifier: ChallengeVerif
 def test_cli_auth(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
                   clock: FakeClock) -> None:
     card = build_card(default_profile())
-    monkeypatch.setattr(mynaid.connect, "emulated_card",
+    monkeypatch.setattr(CONNECT_MODULE, "emulated_card",
                         lambda profile=None, options=None: card)
     verifier = ChallengeVerifier(trust=trust("auth"), clock=clock)
     challenge = verifier.issue()

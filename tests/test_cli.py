@@ -5,6 +5,7 @@ Most runs call :func:`mynaid.cli.main.main` in-process; a few go through ``pytho
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import subprocess
@@ -17,12 +18,14 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-import mynaid.connect
 from mynaid import errors
 from mynaid.cardspec import Aid
 from mynaid.cli.exitcodes import ExitCode, exit_code_for
 from mynaid.emulator import EmulatedCard, build_card, default_profile
 from tests.conftest import CliResult, CliRunner
+
+# mynaid.connect is the function; the module of the same name, by its full name.
+CONNECT_MODULE = importlib.import_module("mynaid.connect")
 
 PROFILE = default_profile()
 DER = {
@@ -59,14 +62,23 @@ def run(cli_run: Runner) -> Runner:
 def cards(monkeypatch: pytest.MonkeyPatch) -> list[EmulatedCard]:
     """Every emulated card the CLI builds during the test, in order."""
     built: list[EmulatedCard] = []
-    original = mynaid.connect.emulated_card
+    original = CONNECT_MODULE.emulated_card
 
     def recording(profile: Any = None, options: Any = None) -> EmulatedCard:
         card = original(profile, options)
         built.append(card)
+        sent: list[bytes] = []
+        process = card.process
+
+        def record(raw: bytes) -> bytes:
+            sent.append(bytes(raw))
+            return process(raw)
+
+        card.process = record  # type: ignore[method-assign]
+        card.sent = sent  # type: ignore[attr-defined]
         return card
 
-    monkeypatch.setattr(mynaid.connect, "emulated_card", recording)
+    monkeypatch.setattr(CONNECT_MODULE, "emulated_card", recording)
     return built
 
 
@@ -74,7 +86,7 @@ def cards(monkeypatch: pytest.MonkeyPatch) -> list[EmulatedCard]:
 def shared_card(monkeypatch: pytest.MonkeyPatch) -> EmulatedCard:
     """One card for every invocation in the test, so that counters carry over."""
     card = build_card(PROFILE)
-    monkeypatch.setattr(mynaid.connect, "emulated_card",
+    monkeypatch.setattr(CONNECT_MODULE, "emulated_card",
                         lambda profile=None, options=None: card)
     return card
 
@@ -89,6 +101,13 @@ def write_profile(path: Path, **jpki_changes: Any) -> Path:
 def _cert(der: bytes | None) -> x509.Certificate:
     assert der is not None
     return x509.load_der_x509_certificate(der)
+
+
+def _no_secret_sent(card: EmulatedCard) -> bool:
+    """No VERIFY or CHANGE REFERENCE DATA with data reached the card (the guard's counter
+    query, an empty VERIFY, uses no try and carries no secret)."""
+    return not [raw for raw in card.sent  # type: ignore[attr-defined]
+                if len(raw) > 5 and raw[1] in (0x20, 0x24)]
 
 
 def _apps_on_default_card() -> dict[str, bool]:
@@ -153,19 +172,20 @@ def test_info_json(run: Runner, cards: list[EmulatedCard]) -> None:
     assert data["reader"] == "mynaid emulator"
     assert data["atr"] == "3B E0 00 FF 81 31 FE 45 14"
     assert data["token"] == {"label": "JPKIAPICCTOKEN2", "kind": "My Number Card"}
-    assert data["applications"] == _apps_on_default_card()
-    assert data["pins"] == [
-        {"name": "auth-pin", "tries_left": 3, "max_tries": 3, "blocked": False,
-         "locked_by_design": False},
-        {"name": "sign-password", "tries_left": 5, "max_tries": 5, "blocked": False,
-         "locked_by_design": False},
-    ]
-    assert set(data["certificates"]) == {"auth", "auth-ca", "sign", "sign-ca"}
-    assert data["certificates"]["sign"] == {"present": True,
-                                            "note": "needs the signature password"}
+    # The shapes of docs/json-schema.md (schema_version 1).
+    assert data["schema_version"] == 1
+    assert {a["name"]: a["present"] for a in data["applications"]} == _apps_on_default_card()
+    assert [(p["name"], p["tries_left"], p["max_tries"], p["blocked"])
+            for p in data["secrets"]] == [("auth-pin", 3, 3, False),
+                                          ("sign-password", 5, 5, False)]
+    certs = {c["slot"]: c for c in data["certificates"]}
+    assert set(certs) == {"auth", "auth-ca", "sign", "sign-ca"}
+    assert certs["sign"]["status"] == "not-read"
+    assert certs["sign"]["note"] == "needs the signature password"
+    assert certs["sign"]["subject"] is None
     for name in ("auth", "auth-ca", "sign-ca"):
         cert = _cert(DER[name])
-        summary = data["certificates"][name]
+        summary = certs[name]
         assert summary["subject"] == cert.subject.rfc4514_string()
         assert summary["issuer"] == cert.issuer.rfc4514_string()
         assert summary["serial"] == format(cert.serial_number, "X")
@@ -181,7 +201,7 @@ def test_info_json(run: Runner, cards: list[EmulatedCard]) -> None:
 def test_info_with_extended_off_gives_the_same_data(run: Runner) -> None:
     def strip(out: str) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(out)
-        for summary in data["certificates"].values():
+        for summary in data["certificates"]:
             summary.pop("days_to_expiry", None)
         return data
 
@@ -272,21 +292,24 @@ def test_export_sign_invalid_password_exit_2_nothing_sent(
     assert result.code == ExitCode.USAGE == 2
     assert "expected 6 to 16 characters" in result.err
     assert result.out == ""
-    assert all(card.apdu_count == 0 for card in cards)
+    # The guard reads the counter before the prompt; no secret is sent.
+    assert all(_no_secret_sent(card) for card in cards)
 
 
 def test_export_sign_without_a_stdin_line(run: Runner, cards: list[EmulatedCard]) -> None:
     result = run("--emulator", "cert", "export", "sign", stdin="")
     assert result.code == 2
     assert "no line on standard input" in result.err
-    assert all(card.apdu_count == 0 for card in cards)
+    # The guard reads the counter before the prompt; no secret is sent.
+    assert all(_no_secret_sent(card) for card in cards)
 
 
 def test_export_sign_line_too_long(run: Runner, cards: list[EmulatedCard]) -> None:
     result = run("--emulator", "cert", "export", "sign", stdin="A" * 1000 + "\n")
     assert result.code == 2
     assert "too long" in result.err
-    assert all(card.apdu_count == 0 for card in cards)
+    # The guard reads the counter before the prompt; no secret is sent.
+    assert all(_no_secret_sent(card) for card in cards)
 
 
 def test_export_without_password_reads_no_stdin(run: Runner, tmp_path: Path) -> None:
@@ -346,7 +369,7 @@ def test_profile_with_a_single_try(run: Runner, tmp_path: Path) -> None:
     profile = write_profile(tmp_path / "one-try.json", sign_password_tries=1)
     base = ("--emulator", "--profile", str(profile))
     info = json.loads(run(*base, "--json", "info").out)
-    assert info["pins"][1]["tries_left"] == 1
+    assert info["secrets"][1]["tries_left"] == 1
     assert run(*base, "cert", "export", "sign", stdin="TEST1234\n").code == 7
     assert run(*base, "cert", "export", "sign", "--force", stdin="WRONG123\n").code == 4
 
@@ -357,13 +380,9 @@ def test_info_shows_counters_and_blocked_keys(run: Runner, shared_card: Emulated
     lines = run("--emulator", "info").out.splitlines()
     assert "PIN auth-pin: 0/3 tries (BLOCKED)" in lines
     assert "PIN sign-password: 2/5 tries" in lines
-    pins = json.loads(run("--emulator", "--json", "info").out)["pins"]
-    assert pins == [
-        {"name": "auth-pin", "tries_left": 0, "max_tries": 3, "blocked": True,
-         "locked_by_design": False},
-        {"name": "sign-password", "tries_left": 2, "max_tries": 5, "blocked": False,
-         "locked_by_design": False},
-    ]
+    pins = json.loads(run("--emulator", "--json", "info").out)["secrets"]
+    assert [(p["name"], p["tries_left"], p["max_tries"], p["blocked"]) for p in pins] == [
+        ("auth-pin", 0, 3, True), ("sign-password", 2, 5, False)]
 
 
 # --- readers ---------------------------------------------------------------------------------

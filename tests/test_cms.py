@@ -4,6 +4,7 @@ bad signatures (each with its own reason), and interoperability with ``openssl c
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import shutil
 import subprocess
@@ -15,7 +16,6 @@ from asn1crypto import cms as acms
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-import mynaid.connect
 from mynaid import cms
 from mynaid.cardkey import CardRsaPrivateKey
 from mynaid.cli.exitcodes import ExitCode
@@ -26,6 +26,9 @@ from mynaid.trust.errors import Reason, VerificationError
 from mynaid.trust.path import CertificateRole, PolicyKind
 from tests.conftest import CliResult, CliRunner
 from tests.trust_pki import PKI_DIR, Spec, fresh_key, issue, key_pem, pem, root, trust
+
+# mynaid.connect is the function; the module of the same name, by its full name.
+CONNECT_MODULE = importlib.import_module("mynaid.connect")
 
 CONTENT = "契約書 v1: the content to sign\n".encode()
 OPENSSL = shutil.which("openssl")
@@ -218,7 +221,7 @@ def run(cli_run: CliRunner, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """The CLI with one emulated card kept across runs (so a signature's card is the one
     whose certificate the next run reads)."""
     card = build_card(default_profile())
-    monkeypatch.setattr(mynaid.connect, "emulated_card",
+    monkeypatch.setattr(CONNECT_MODULE, "emulated_card",
                         lambda profile=None, options=None: card)
     return cli_run
 

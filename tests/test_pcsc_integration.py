@@ -444,7 +444,7 @@ def test_cli_info_and_export(vcard: CardProcess) -> None:
     data = json.loads(info.stdout)
     assert data["reader"] == READER
     assert data["token"]["label"] == "JPKIAPICCTOKEN2"
-    tries = {p["name"]: (p["tries_left"], p["max_tries"]) for p in data["pins"]}
+    tries = {p["name"]: (p["tries_left"], p["max_tries"]) for p in data["secrets"]}
     assert tries == {"auth-pin": (3, 3), "sign-password": (5, 5)}
 
     exported = run_cli("--reader", "00 00", "cert", "export", "auth", "--format", "der")

@@ -40,7 +40,7 @@ def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 def tries(name: str) -> int | None:
     out = run_cli("--json", "pin", "status")
     assert out.returncode == 0, out.stderr
-    return {s["name"]: s["tries_left"] for s in json.loads(out.stdout)}[name]
+    return {s["name"]: s["tries_left"] for s in json.loads(out.stdout)["secrets"]}[name]
 
 
 def test_exit_codes_wrong_guard_blocked(fresh_card: object) -> None:

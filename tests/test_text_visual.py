@@ -700,16 +700,17 @@ def test_cli_text_wrong_pin(capsysbinary: pytest.CaptureFixture[bytes],
 
 def test_cli_pin_b_from_parts(capsysbinary: pytest.CaptureFixture[bytes],
                               monkeypatch: pytest.MonkeyPatch) -> None:
-    args = ["--emulator", "--json", "visual", "--with", "pin-b", "--birth", "1980-02-17",
-            "--expiry-year", "2035"]
-    code, out, err = run(capsysbinary, monkeypatch, args, "2285\n")
+    # The parts are prompted (one stdin line each), never taken from argv.
+    args = ["--emulator", "--json", "visual", "--with", "pin-b", "--pin-b-parts"]
+    code, out, err = run(capsysbinary, monkeypatch, args, "1980-02-17\n2035\n2285\n")
     assert code == 0, err
     data = json.loads(out)
     assert data["birth"] == "19800217" and data["photo"]["format"] == "jp2"
     assert data["integrity"]["face_signature"]["passed"] is True
     assert PIN_B not in out + err
-    code, _out, err = run(capsysbinary, monkeypatch, args[:-2], "2285\n")
-    assert code == 2
+    legacy = ["--emulator", "visual", "--with", "pin-b", "--birth", "1980-02-17"]
+    code, _out, err = run(capsysbinary, monkeypatch, legacy, "2285\n")
+    assert code == 2 and "--pin-b-parts" in err
 
 
 def test_cli_visual_exports(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes],

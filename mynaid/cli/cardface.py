@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mynaid.cli.main import Settings, emit, pass_settings, write_private
+from mynaid.cli.jsonout import sex as sex_fields
+from mynaid.cli.main import Settings, check_output, emit, pass_settings, write_private
 
 if TYPE_CHECKING:
     from mynaid.integrity import IntegrityReport, IssuerKey
@@ -37,12 +38,23 @@ def _issuer_key_option(f: Any) -> Any:
 
 
 def _pin_b_options(f: Any) -> Any:
-    f = click.option("--expiry-year", type=click.IntRange(1000, 9999),
-                     help="With --birth: the card's expiry year (Gregorian).")(f)
+    # --birth/--expiry-year took 10 of 照合番号B's 14 digits on argv (visible in ps and
+    # shell history): they are refused with a pointer to the prompt that replaced them.
+    f = click.option("--expiry-year", "legacy_expiry", hidden=True, expose_value=True,
+                     help="Refused: secrets are never taken from argv.")(f)
+    f = click.option("--birth", "legacy_birth", hidden=True, expose_value=True,
+                     help="Refused: secrets are never taken from argv.")(f)
     return click.option(
-        "--birth", metavar="YYYY-MM-DD",
-        help="For pin-b: build 照合番号B from the birth date (Gregorian), --expiry-year and "
-             "the security code, which is then prompted for.")(f)
+        "--pin-b-parts", is_flag=True,
+        help="For pin-b: ask for the birth date (1980-02-17, 昭和55年2月17日, S55.02.17), "
+             "the expiry year and the security code instead of the 14 digits.")(f)
+
+
+def _no_argv_secrets(legacy_birth: str | None, legacy_expiry: str | None) -> None:
+    if legacy_birth is not None or legacy_expiry is not None:
+        raise click.UsageError("--birth and --expiry-year were removed: 照合番号B is never "
+                               "taken from argv. Use --pin-b-parts to be asked for the birth "
+                               "date, the expiry year and the security code")
 
 
 def _common_options(f: Any) -> Any:
@@ -51,21 +63,26 @@ def _common_options(f: Any) -> Any:
     return click.option("--json", "as_json", is_flag=True, help="JSON output.")(f)
 
 
-def read_credential(name: str, birth: str | None, expiry_year: int | None) -> str:
-    """The secret for credential ``name``: prompted, or built for pin-b from its parts."""
-    from mynaid.cli.secrets import read_secret
+_CREDENTIAL_SECRETS = {
+    ("text", "pin"): "text-pin", ("text", "pin-a"): "text-pin-a",
+    ("text", "pin-b"): "text-pin-b",
+    ("visual", "pin-a"): "visual-pin-a", ("visual", "pin-b"): "visual-pin-b",
+}
 
-    if name == "pin-b" and (birth or expiry_year):
-        from mynaid.era import build_pin_b, parse_gregorian
 
-        if not (birth and expiry_year):
-            raise click.UsageError("--birth and --expiry-year go together")
-        date = parse_gregorian(birth)  # checked before the prompt: fail early
-        code = read_secret("Security code printed on the card (4 digits)")
-        return build_pin_b(date, expiry_year, code)
-    if birth or expiry_year:
-        raise click.UsageError("--birth and --expiry-year are for --with pin-b")
-    return read_secret(_PROMPTS[name])
+def read_credential(protocol: Any, app: str, name: str, pin_b_parts: bool = False, *,
+                    force: bool = False) -> str:
+    """The secret for credential ``name`` of ``app``, asked for only once the lockout guard
+    has read the counter and would let it be sent. 照合番号B comes from
+    :func:`mynaid.cli.secrets.read_pin_b` (the one place that acquires it)."""
+    from mynaid.cardspec import SECRETS_BY_NAME
+    from mynaid.cli.secrets import guarded_prompt, read_pin_b
+
+    if pin_b_parts and name != "pin-b":
+        raise click.UsageError("--pin-b-parts is for --with pin-b")
+    ref = SECRETS_BY_NAME[_CREDENTIAL_SECRETS[(app, name)]]
+    read = (lambda: read_pin_b(pin_b_parts)) if name == "pin-b" else None
+    return guarded_prompt(protocol, ref, force=force, label=_PROMPTS[name], read=read)
 
 
 def _issuer_keys(paths: Sequence[Path]) -> list[IssuerKey]:
@@ -133,17 +150,18 @@ def _birth_text(text: str, date: Any) -> str:
 @_presence_option
 @_common_options
 @pass_settings
-def text(settings: Settings, credential: str, birth: str | None,
-         expiry_year: int | None, issuer_keys: tuple[Path, ...], presence: bool, force: bool,
+def text(settings: Settings, credential: str, pin_b_parts: bool, legacy_birth: str | None,
+         legacy_expiry: str | None, issuer_keys: tuple[Path, ...], presence: bool, force: bool,
          as_json: bool) -> None:
     """The text application: My Number and the four attributes, with integrity checks."""
     from mynaid.sessions.text import TextSession
 
+    _no_argv_secrets(legacy_birth, legacy_expiry)
     settings.json = settings.json or as_json
     keys = _issuer_keys(issuer_keys)
-    secret = read_credential(credential, birth, expiry_year)
     proof: IntegrityReport | None = None
     with settings.protocol() as protocol:
+        secret = read_credential(protocol, "text", credential, pin_b_parts, force=force)
         session = TextSession(protocol)
         if presence:
             data, proof = session.read_proven(secret, credential, keys, force=force)
@@ -158,7 +176,8 @@ def text(settings: Settings, credential: str, birth: str | None,
     if data.attributes is not None:
         a = data.attributes
         out.update(name=a.name, address=a.address, birth=a.birth_text,
-                   birth_era=_era(a.birth), sex=a.sex.value)
+                   birth_date=a.birth.isoformat() if a.birth else None,
+                   birth_era=_era(a.birth), **sex_fields(a.sex.value))
         lines += [f"Name:        {a.name}", f"Address:     {a.address}",
                   f"Birth date:  {_birth_text(a.birth_text, a.birth)}",
                   f"Sex:         {_SEX_NAMES.get(a.sex.value, a.sex.value)}"]
@@ -176,22 +195,20 @@ def text(settings: Settings, credential: str, birth: str | None,
 # --- mynaid visual ---------------------------------------------------------------------------
 
 
-def _read_face(settings: Settings, credential: str, birth: str | None,
-               expiry_year: int | None, force: bool) -> Any:
+def _read_face(settings: Settings, credential: str, pin_b_parts: bool, force: bool) -> Any:
     from mynaid.sessions.visual import VisualSession
 
-    secret = read_credential(credential, birth, expiry_year)
     with settings.protocol() as protocol:
+        secret = read_credential(protocol, "visual", credential, pin_b_parts, force=force)
         return VisualSession(protocol).read(secret, credential, force=force)
 
 
-def _read_face_proven(settings: Settings, credential: str, birth: str | None,
-                      expiry_year: int | None, force: bool, keys: list[IssuerKey]
-                      ) -> tuple[Any, Any]:
+def _read_face_proven(settings: Settings, credential: str, pin_b_parts: bool, force: bool,
+                      keys: list[IssuerKey]) -> tuple[Any, Any]:
     from mynaid.sessions.visual import VisualSession
 
-    secret = read_credential(credential, birth, expiry_year)
     with settings.protocol() as protocol:
+        secret = read_credential(protocol, "visual", credential, pin_b_parts, force=force)
         return VisualSession(protocol).read_with_presence(secret, credential, keys,
                                                           force=force)
 
@@ -210,26 +227,29 @@ def _visual_credential(f: Any) -> Any:
 @_common_options
 @pass_settings
 @click.pass_context
-def visual(ctx: click.Context, settings: Settings, credential: str, birth: str | None,
-           expiry_year: int | None, issuer_keys: tuple[Path, ...], presence: bool,
-           force: bool, as_json: bool) -> None:
+def visual(ctx: click.Context, settings: Settings, credential: str, pin_b_parts: bool,
+           legacy_birth: str | None, legacy_expiry: str | None,
+           issuer_keys: tuple[Path, ...], presence: bool, force: bool, as_json: bool) -> None:
     """The visual application: the card face (photo, images, dates) and its signature."""
+    _no_argv_secrets(legacy_birth, legacy_expiry)
     if ctx.invoked_subcommand is not None:
         return
     settings.json = settings.json or as_json
     keys = _issuer_keys(issuer_keys)
     proof = None
     if presence:
-        data, proof = _read_face_proven(settings, credential, birth, expiry_year, force, keys)
+        data, proof = _read_face_proven(settings, credential, pin_b_parts, force, keys)
     else:
-        data = _read_face(settings, credential, birth, expiry_year, force)
+        data = _read_face(settings, credential, pin_b_parts, force)
     face: CardFace = data.face
     report = data.integrity(keys)
     images = {"name": len(face.name_image), "address": len(face.address_image),
               "security_code": len(face.security_code_image)}
     out = {
-        "birth": face.birth_text, "birth_era": _era(face.birth), "sex": face.sex.value,
+        "birth": face.birth_text, "birth_date": face.birth.isoformat() if face.birth else None,
+        "birth_era": _era(face.birth), **sex_fields(face.sex.value),
         "expiry": face.expiry_text,
+        "expiry_date": face.expiry.isoformat() if face.expiry else None,
         "photo": {"format": face.photo_format.value, "bytes": len(face.photo)},
         "images": images, "integrity": report.as_dict(),
     }
@@ -252,7 +272,8 @@ def visual(ctx: click.Context, settings: Settings, credential: str, birth: str |
 
 @visual.command("photo")
 @click.option("-o", "--output", required=True,
-              type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+              type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="File to write (0600), or - for stdout.")
 @click.option("--format", "fmt", type=click.Choice(["jp2", "png"]), default="jp2",
               show_default=True,
               help="jp2: the bytes as stored (JP2 or raw J2K); png: decoded (mynaid[photo]).")
@@ -261,18 +282,28 @@ def visual(ctx: click.Context, settings: Settings, credential: str, birth: str |
 @click.option("--force", is_flag=True, help="Attempt even when a failure could block the key.")
 @pass_settings
 def visual_photo(settings: Settings, output: Path, fmt: str, credential: str,
-                 birth: str | None, expiry_year: int | None, force: bool) -> None:
-    """Export the face photo."""
+                 pin_b_parts: bool, legacy_birth: str | None, legacy_expiry: str | None,
+                 force: bool) -> None:
+    """Export the face photo (- for stdout)."""
     from mynaid.photo import export
+
+    _no_argv_secrets(legacy_birth, legacy_expiry)
+    check_output(output)  # before the secret is asked for or spent
 
     if fmt == "png":
         from mynaid.photo import require_opencv
 
         require_opencv()  # fail on a missing OpenCV before a try of the secret is spent
-    data = _read_face(settings, credential, birth, expiry_year, force)
+    data = _read_face(settings, credential, pin_b_parts, force)
     content, extension = export(data.face.photo, fmt)
+    if settings.json and str(output) == "-":
+        raise click.UsageError("with --json, write the photo to a file (-o FILE)")
     write_private(output, content)
-    click.echo(f"wrote {output} ({len(content)} bytes, {extension[1:]})", err=True)
+    if settings.json:
+        emit(settings, {"output": str(output), "bytes": len(content),
+                        "format": extension[1:]}, "")
+    else:
+        click.echo(f"wrote {output} ({len(content)} bytes, {extension[1:]})", err=True)
 
 
 @visual.command("images")
@@ -282,10 +313,12 @@ def visual_photo(settings: Settings, output: Path, fmt: str, credential: str,
 @_pin_b_options
 @click.option("--force", is_flag=True, help="Attempt even when a failure could block the key.")
 @pass_settings
-def visual_images(settings: Settings, output: Path, credential: str, birth: str | None,
-                  expiry_year: int | None, force: bool) -> None:
+def visual_images(settings: Settings, output: Path, credential: str, pin_b_parts: bool,
+                  legacy_birth: str | None, legacy_expiry: str | None, force: bool) -> None:
     """Write the card face's images: name, address, security code (PNG) and the photo."""
-    data = _read_face(settings, credential, birth, expiry_year, force)
+    _no_argv_secrets(legacy_birth, legacy_expiry)
+    check_output(output, directory=True)  # before the secret is asked for or spent
+    data = _read_face(settings, credential, pin_b_parts, force)
     face: CardFace = data.face
     output.mkdir(parents=True, exist_ok=True)
     files = {
@@ -294,10 +327,15 @@ def visual_images(settings: Settings, output: Path, credential: str, birth: str 
         "security-code.png": face.security_code_image,
         "photo" + face.photo_format.extension: face.photo,
     }
+    written = []
     for name, content in files.items():
         path = output / name
         write_private(path, content)
-        click.echo(f"wrote {path} ({len(content)} bytes)", err=True)
+        written.append({"output": str(path), "bytes": len(content)})
+        if not settings.json:
+            click.echo(f"wrote {path} ({len(content)} bytes)", err=True)
+    if settings.json:
+        emit(settings, {"files": written}, "")
 
 
 def register(cli: click.Group) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mynaid.cli.exitcodes import ExitCode
-from mynaid.cli.main import Settings, pass_settings
+from mynaid.cli.main import Settings, emit, pass_settings
 from mynaid.errors import MynaidError, NoCardError
 
 if TYPE_CHECKING:
@@ -180,6 +180,30 @@ def render_watch_item(item: Snapshot | ReaderEvent) -> str:
     return "\n".join(lines)
 
 
+def report_json(report: DiagReport) -> dict[str, Any]:
+    """``diag --json``: the library's report with the shared shapes of docs/json-schema.md
+    for applications, certificates and secrets (the same as ``info`` and ``pin status``)."""
+    from mynaid.cli import jsonout
+
+    data = report.to_dict()
+    card = report.card
+    if card is not None and isinstance(data.get("card"), dict):
+        data["card"]["applications"] = [jsonout.application_probe(a)
+                                        for a in card.applications]
+        data["card"]["certificates"] = [jsonout.certificate_check(c)
+                                        for c in card.certificates]
+        data["card"]["secrets"] = [jsonout.secret_state(p) for p in card.pins]
+        data["card"].pop("pins", None)
+    # Beside each error's class name, its stable reason code (as in every error object).
+    from mynaid import errors as error_classes
+
+    for issue in data.get("errors", []):
+        cls = getattr(error_classes, str(issue.get("error")), None)
+        issue["reason"] = cls.reason if isinstance(cls, type) and hasattr(cls, "reason") \
+            else "error"
+    return jsonout.document(data)
+
+
 # --- commands --------------------------------------------------------------------------------
 
 
@@ -204,10 +228,8 @@ def diag(settings: Settings, as_json: bool, rounds: int,
 
     report = diagnose(settings.reader, card=settings.card(), rounds=rounds,
                       warn_days=warn_days, extended=ExtendedLength(settings.extended))
-    if as_json or settings.json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        click.echo(render_report(report))
+    settings.json = settings.json or as_json
+    emit(settings, report_json(report), render_report(report))
     _raise_for_report(report)
 
 
@@ -237,7 +259,9 @@ def watch(settings: Settings, as_json: bool, count: int | None,
     try:
         for item in iter_events(monitor, count=count, timeout=timeout):
             if json_lines:
-                click.echo(json.dumps(item.to_dict(), ensure_ascii=False))
+                from mynaid.cli.jsonout import document
+
+                click.echo(json.dumps(document(item.to_dict()), ensure_ascii=False))
             else:
                 click.echo(render_watch_item(item))
     except KeyboardInterrupt:

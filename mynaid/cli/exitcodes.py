@@ -16,6 +16,8 @@ class ExitCode(enum.IntEnum):
     NO_CARD = 5
     VERIFICATION_FAILED = 6
     LOCKOUT_GUARD = 7
+    #: Ctrl-C (SIGINT), as shells report it: 128 + 2.
+    INTERRUPTED = 130
 
 
 _MAPPING: tuple[tuple[type[BaseException], ExitCode], ...] = (

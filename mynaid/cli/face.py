@@ -50,6 +50,15 @@ _json_option = click.option("--json", "local_json", is_flag=True,
                             help="Machine-readable JSON output (same as mynaid --json).")
 
 
+def _nonempty(*paths: Path | None) -> None:
+    """An empty image file is a bad input file (exit 1), named, before any decoder sees it."""
+    from mynaid.errors import InputFileError
+
+    for path in paths:
+        if path is not None and path.is_file() and path.stat().st_size == 0:
+            raise InputFileError(f"{path} is empty: not an image")
+
+
 @click.group()
 def face() -> None:
     """Face verification against the card photo (needs mynaid[face])."""
@@ -80,6 +89,7 @@ def face_verify(settings: Settings, card_photo: Path, frame: Path | None, camera
 
     if (frame is None) == (camera is None):
         raise click.UsageError("give exactly one of --frame and --camera")
+    _nonempty(card_photo, frame)
     card_image = load_image(card_photo)
     matcher = _make_matcher(models_dir, threshold, unsafe_threshold)
     reference = matcher.reference(card_image)
@@ -128,6 +138,7 @@ def face_eval(settings: Settings, pairs_csv: Path, plot_path: Path | None, targe
     from mynaid.face.evaluate import DetPoint, fmr_at, fnmr_at, read_pairs, score_pairs, summarize
 
     pairs = read_pairs(pairs_csv)
+    _nonempty(*[p.card for p in pairs], *[p.frame for p in pairs])
     matcher = _make_matcher(models_dir, threshold, unsafe_threshold)
     report = summarize(score_pairs(matcher, pairs), matcher.threshold, matcher.backend.name,
                        target_fmr)
@@ -166,12 +177,15 @@ def face_eval(settings: Settings, pairs_csv: Path, plot_path: Path | None, targe
 @_models_option
 def face_card_photo(image: Path, output: Path, height: int, models_dir: Path | None) -> None:
     """Make a card-style photo (ID crop, greyscale, JPEG 2000) from a photo, for tests."""
+    from mynaid.cli.main import check_output, write_private
     from mynaid.face.cardstyle import make_card_photo
     from mynaid.face.dlib_backend import DlibBackend
     from mynaid.face.imaging import load_image
 
+    _nonempty(image)
+    check_output(output)
     data = make_card_photo(DlibBackend(models_dir), load_image(image), height)
-    output.write_bytes(data)
+    write_private(output, data)  # a face crop: personal data
     click.echo(f"wrote {output} ({len(data)} bytes)", err=True)
 
 

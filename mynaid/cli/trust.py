@@ -7,7 +7,6 @@ stdin), never from argv. A verification failure exits with code 6 and names its 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +34,9 @@ def _parse_time(text: str | None) -> dt.datetime | None:
 
 def _fail_json(settings: Settings, exc: VerificationError) -> None:
     if settings.json:
-        click.echo(json.dumps({"valid": False, "reason": exc.reason.value,
-                               "detail": exc.detail, "subject": exc.subject},
-                              ensure_ascii=False, indent=2))
+        from mynaid.cli.jsonout import verification_failure
+
+        emit(settings, verification_failure(exc), "")
 
 
 # --- files ---------------------------------------------------------------------------------
@@ -149,13 +148,15 @@ def sign_command(settings: Settings, file: Path, which: str, output: Path, detac
 
     from mynaid import cms
     from mynaid.cardkey import CardRsaPrivateKey
-    from mynaid.cardspec import CertificateSlot
-    from mynaid.cli.secrets import read_secret
+    from mynaid.cardspec import AUTH_PIN, SIGN_PASSWORD, CertificateSlot
+    from mynaid.cli.secrets import guarded_prompt
 
     if _is_dash(file) and not sys.stdin.isatty():
         # Secrets are read as lines of a non-terminal stdin: it cannot hold the content too.
         raise click.BadParameter("standard input carries the secret; give the content as a "
                                  "file", param_hint="FILE")
+    if settings.json and _is_dash(output):
+        raise click.UsageError("with --json, write the signature to a file (-o FILE)")
     # Everything that can fail without the card fails before the secret is asked or spent.
     source = _open_input(file, "file to sign")
     if _is_dash(file):
@@ -165,8 +166,9 @@ def sign_command(settings: Settings, file: Path, which: str, output: Path, detac
         source = spool
     out = _Output(output)
     try:
-        secret = read_secret(_SECRET_LABELS[which])
         with settings.protocol() as protocol:
+            secret = guarded_prompt(protocol, SIGN_PASSWORD if which == "sign" else AUTH_PIN,
+                                    force=force, label=_SECRET_LABELS[which])
             key = CardRsaPrivateKey.open(protocol, which, secret, force=force)
             chain = []
             if include_chain:
@@ -359,6 +361,9 @@ def verify_command(settings: Settings, signature: Path, content: Path | None,
             content_stream.close()
     data = result.as_dict(holder_details=holder_details)
     data["revocation_checked"] = checker is not None
+    from mynaid.cli.jsonout import certificate
+
+    data["certificate"] = certificate(result.signer, note="signer")  # the shared shape
     lines = ["Verification OK", *_who(result)]
     if holder_details and result.holder is not None:
         details = result.holder.details()
@@ -397,16 +402,17 @@ def auth_command(settings: Settings, challenge_hex: str, context: str | None,
     """Answer a verifier's challenge with the auth key (asks for the auth PIN)."""
     from cryptography.hazmat.primitives import serialization
 
+    from mynaid.cardspec import AUTH_PIN
     from mynaid.challenge import DEFAULT_CONTEXT, respond, signed_message
-    from mynaid.cli.secrets import read_secret
+    from mynaid.cli.secrets import guarded_prompt
 
     try:
         nonce = bytes.fromhex(challenge_hex)
         signed_message(context or DEFAULT_CONTEXT, nonce)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--challenge") from None
-    pin = read_secret(_SECRET_LABELS["auth"])
     with settings.protocol() as protocol:
+        pin = guarded_prompt(protocol, AUTH_PIN, force=force, label=_SECRET_LABELS["auth"])
         response = respond(protocol, nonce, pin, context=context or DEFAULT_CONTEXT,
                            force=force)
     data = response.as_dict()

@@ -214,8 +214,10 @@ class ApplicationSession:
                                   "sent", st.SW_AUTH_METHOD_BLOCKED)
         elif state.tries_left <= reserve and not force:
             raise LockoutGuardError(
-                f"{ref.name} has {state.tries_left} tries left; a wrong value could block "
-                "it, so it was not sent (use force to try anyway)",
+                f"{ref.name} has {state.tries_left} "
+                f"{'try' if state.tries_left == 1 else 'tries'} left and the guard keeps "
+                f"{reserve} in reserve: a wrong value could block it, so it was not sent "
+                "(use force to try anyway)",
                 state.tries_left,
             )
         self._verified = True  # from here the card may hold a verified state to clear
