@@ -57,9 +57,11 @@ bench: $(VENV)/.test
 	$(BIN)/python benchmarks/bench_kiosk_web.py
 
 # The kiosk page's screenshots in docs/screenshots/ (README), from its browser tests (root:
-# they go through pcscd + vpcd and headless Chromium).
+# they go through pcscd + vpcd and headless Chromium). Without MYNAID_SCREENSHOTS_DIR the
+# tests write them into a temporary directory, so `make test` leaves the tree unchanged.
 screenshots: system-deps $(VENV)/.test
-	MYNAID_REQUIRE_PCSC=1 $(BIN)/python -m pytest -q tests/test_kiosk_browser.py
+	MYNAID_REQUIRE_PCSC=1 MYNAID_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots \
+		$(BIN)/python -m pytest -q tests/test_kiosk_browser.py
 
 vectors: $(VENV)/.demo
 	$(BIN)/python vectors/make_vectors.py

@@ -394,7 +394,24 @@ _register_features()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; every error becomes a message on stderr and a documented exit code."""
+    """Run the CLI; every error becomes a message on stderr and a documented exit code.
+
+    ``-v`` lasts for this call only: the "mynaid" logger's level and handlers are put back
+    when it returns, so that in-process callers (tests, tools) running it again without
+    ``-v`` get no trace on stderr.
+    """
+    logger = logging.getLogger("mynaid")
+    handlers, level = list(logger.handlers), logger.level
+    try:
+        return _main(argv)
+    finally:
+        for handler in list(logger.handlers):
+            if handler not in handlers:
+                logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="mynaid", standalone_mode=False)
     except click.exceptions.Exit as exc:
