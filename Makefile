@@ -73,9 +73,11 @@ bench: $(VENV)/.test ## speed and size figures (reported, never asserted)
 	$(BIN)/python benchmarks/bench_startup.py --regular-install
 
 # The kiosk page's screenshots in docs/screenshots/ (README), from its browser tests (root:
-# they go through pcscd + vpcd and headless Chromium).
+# they go through pcscd + vpcd and headless Chromium). Without MYNAID_SCREENSHOTS_DIR the
+# tests write them into a temporary directory, so `make test` leaves the tree unchanged.
 screenshots: system-deps $(VENV)/.test ## regenerate the kiosk page's screenshots (root)
-	MYNAID_REQUIRE_PCSC=1 $(BIN)/python -m pytest -q tests/test_kiosk_browser.py
+	MYNAID_REQUIRE_PCSC=1 MYNAID_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots \
+		$(BIN)/python -m pytest -q tests/test_kiosk_browser.py
 
 # The mutation fuzzer's long mode (the suite runs a few dozen cases per target).
 fuzz: $(VENV)/.test ## the mutation fuzzer's long run

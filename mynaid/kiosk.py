@@ -44,6 +44,7 @@ from mynaid.errors import (
     MynaidError,
     NoCardError,
     PinBlockedError,
+    PinLockedByDesignError,
     VerificationFailedError,
     WrongPinError,
 )
@@ -292,6 +293,14 @@ class Outcome:
         }
 
 
+def _pin_blocked_message() -> str:
+    """The auth PIN is blocked (by wrong entries): where its holder can reset it."""
+    from mynaid.cardspec import AUTH_PIN
+    from mynaid.pins import reset_advice
+
+    return f"the PIN is blocked ({reset_advice(AUTH_PIN.name)})"
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -514,8 +523,7 @@ class KioskFlow:
             # not asked for a PIN that the guard would refuse or a blocked key.
             tries_left = self.card.pin_tries()
             if tries_left == 0:
-                self._after_pin_refused(Result.PIN_BLOCKED,
-                                        "the PIN is blocked (reset at the municipal office)")
+                self._after_pin_refused(Result.PIN_BLOCKED, _pin_blocked_message())
                 return
             if tries_left is not None and tries_left <= self.config.pin_reserve:
                 self.ui.show(Step.PIN, Notice("guard", "one try left: please ask the staff",
@@ -543,10 +551,17 @@ class KioskFlow:
                 self._after_pin_refused(Result.REFUSED_BY_GUARD,
                                         "the PIN has one try left; not attempted")
                 return
+            except PinLockedByDesignError as exc:
+                # The session found the PIN-less card (traits did not say so): nothing was
+                # sent, and its holder is not told "blocked, go to the municipal office".
+                self.pin_attempts -= 1
+                self.traits = CardTraits(pinless=True)
+                self.ui.show(Step.PIN, Notice("card-read", exc.message, pinless=True))
+                self._after_pin_refused(Result.FAILED, exc.message)
+                return
             except PinBlockedError:
                 self.pin_attempts -= 1  # the guard saw it blocked: nothing was sent
-                self._after_pin_refused(Result.PIN_BLOCKED,
-                                        "the PIN is blocked (reset at the municipal office)")
+                self._after_pin_refused(Result.PIN_BLOCKED, _pin_blocked_message())
                 return
             self.ui.show(Step.PIN, Notice("pin-confirmed", "PIN confirmed"))
             return
@@ -636,8 +651,18 @@ class SessionKioskCard:
         return bool(self.issuer_keys) or not self.require_issuer_key
 
     def traits(self) -> CardTraits:
-        """What kind of card this is (see :func:`detect_pinless`)."""
-        return CardTraits(pinless=detect_pinless(self.protocol))
+        """What kind of card this is: the PIN-less card by :func:`mynaid.pins.card_is_pinless`
+        (the one decision, no try used). A card error other than removal reads as "not
+        PIN-less": the ordinary routes then apply."""
+        from mynaid.pins import card_is_pinless
+
+        try:
+            pinless = card_is_pinless(self.protocol)
+        except (CardRemovedError, NoCardError):
+            raise
+        except MynaidError:
+            pinless = False
+        return CardTraits(pinless=pinless)
 
     def auth_certificate(self) -> x509.Certificate:
         from mynaid.cardspec import CertificateSlot
@@ -684,34 +709,6 @@ class SessionKioskCard:
         # Any APDU reaches the card only if it is there; SELECT of the JPKI AP is harmless
         # here (no PIN is held between steps).
         self.protocol.select_application(Aid.JPKI.value)
-
-
-def detect_pinless(protocol: CardProtocol) -> bool:
-    """Is this the PIN-less face-authentication card (顔認証マイナンバーカード)?
-
-    The one place that decides it (card-reference §9): the card has no signature
-    certificate (JPKI EF 0008 byte 0 is not ``8F``) and its auth PIN is locked by design,
-    answering the non-consuming query with ``63 C0``. A card that merely blocked its PIN by
-    mistakes still has its signature certificate (unless its holder is under 15, and then
-    this reads as PIN-less too: that holder also needs face or staff confirmation). No try is
-    used. Any card error reads as "not PIN-less" (the ordinary routes then apply).
-    """
-    from mynaid.cardspec import AUTH_PIN, Aid, JpkiFile
-    from mynaid.iso7816.apdu import CommandApdu
-
-    try:
-        protocol.select_application(Aid.JPKI.value)
-        protocol.select_file(int(JpkiFile.CERT_AVAILABILITY))
-        availability = protocol.read_binary(0, 3)
-        if not availability.ok or availability.data[:1] == b"\x8f":
-            return False
-        protocol.select_file(AUTH_PIN.fid)
-        query = protocol.send(CommandApdu(0x00, 0x20, 0x00, 0x80))
-    except (CardRemovedError, NoCardError):
-        raise
-    except MynaidError:
-        return False
-    return query.sw == 0x63C0
 
 
 class CameraFaceRoute:

@@ -57,10 +57,25 @@ class SecretSession(ApplicationSession):
 _RESET_JPKI = ("reset at a municipal office, or at some convenience-store kiosks by a holder "
                "who knows the other JPKI secret")
 _RESET_OFFICE = "reset at a municipal office"
+#: The same for the holder's screen in Japanese (the kiosk): the auth PIN can be reset at a
+#: convenience-store kiosk with the signature password, and the other way round.
+_RESET_JA = {
+    "auth-pin": ("市区町村の窓口で再設定できます。署名用電子証明書のパスワードがわかる場合は、"
+                 "一部のコンビニエンスストアのキオスク端末でも再設定できます"),
+    "sign-password": ("市区町村の窓口で再設定できます。利用者証明用電子証明書の暗証番号がわかる"
+                      "場合は、一部のコンビニエンスストアのキオスク端末でも再設定できます"),
+}
+_RESET_OFFICE_JA = "市区町村の窓口で再設定できます"
 
 
-def reset_advice(name: str) -> str:
-    """Where the holder can reset the blocked secret ``name`` (no secret in it)."""
+def reset_advice(name: str, lang: str = "en") -> str:
+    """Where the holder can reset the blocked secret ``name`` (no secret in it).
+
+    ``lang``: ``"en"`` (a phrase, for messages and the CLI) or ``"ja"`` (a sentence, for the
+    holder's screen).
+    """
+    if lang == "ja":
+        return _RESET_JA.get(name, _RESET_OFFICE_JA)
     return _RESET_JPKI if name in ("auth-pin", "sign-password") else _RESET_OFFICE
 
 

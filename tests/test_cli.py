@@ -465,3 +465,13 @@ def test_verbose_twice_in_one_process_does_not_duplicate_lines(run: Runner) -> N
     lines = [line for line in second.err.splitlines() if line.startswith("mynaid.apdu: > ")]
     assert lines
     assert len(lines) == len(set(lines))
+
+
+def test_verbose_lasts_for_one_run_only(run: Runner) -> None:
+    """-v in one in-process run leaves no trace handler or DEBUG level to the next run."""
+    logger = logging.getLogger("mynaid")
+    level, handlers = logger.level, list(logger.handlers)
+    assert "mynaid.apdu: > " in run("-v", "--emulator", "cert", "export", "auth-ca").err
+    assert logger.level == level and logger.handlers == handlers
+    after = run("--emulator", "cert", "export", "auth-ca")
+    assert after.code == 0 and "mynaid.apdu" not in after.err

@@ -4,7 +4,9 @@ on loopback, the card through pcscd + vpcd with the emulator, and a video file a
 One browser (a patient tab and a staff tab) and one kiosk server serve every scenario, in
 order; each scenario inserts a fresh emulated card and leaves the kiosk at screen ①.
 Every wait is on a DOM condition (WebDriverWait) or a PC/SC event, never a sleep. Each
-screen is saved to docs/screenshots/ (``make screenshots`` regenerates them).
+screen is saved as a PNG: into pytest's temporary directory, or into
+``$MYNAID_SCREENSHOTS_DIR`` when set (``make screenshots`` sets it to docs/screenshots/, the
+README's; a plain test run leaves the tree as it was).
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +24,6 @@ import pytest
 
 from tests.kiosk_web_support import (
     PIN_B,
-    ROOT,
     SAMPLE_FRAME,
     SHARED_FACES,
     VISUAL_ISSUER,
@@ -38,7 +37,8 @@ pytestmark = pytest.mark.pcsc
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-SCREENSHOTS = Path(os.environ.get("MYNAID_SCREENSHOTS", ROOT / "docs" / "screenshots"))
+#: Where the screenshots go when asked (``make screenshots``); else a temporary directory.
+SCREENSHOTS_DIR = os.environ.get("MYNAID_SCREENSHOTS_DIR")
 STAFF_PIN = "24680"
 #: Upper bound of every DOM wait (a failing test ends, never hangs).
 WAIT = float(os.environ.get("KIOSK_WAIT", "60"))
@@ -146,6 +146,7 @@ class Browser:
     driver: Any
     patient: str
     staff: str
+    shots: Path
 
     def to_patient(self) -> None:
         self.driver.switch_to.window(self.patient)
@@ -179,7 +180,9 @@ def browser(kiosk: Kiosk, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         driver.find_element(By.ID, "login-button").click()
         WebDriverWait(driver, WAIT).until(
             lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-staff") != "login")
-        b = Browser(driver, patient, staff)
+        shots = (Path(SCREENSHOTS_DIR) if SCREENSHOTS_DIR
+                 else tmp_path_factory.mktemp("screenshots"))
+        b = Browser(driver, patient, staff, shots)
         b.to_patient()
         yield b
     finally:
@@ -219,8 +222,8 @@ def text_of(driver: Any, element_id: str) -> str:
 
 
 def shot(b: Browser, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    b.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    b.shots.mkdir(parents=True, exist_ok=True)
+    b.driver.save_screenshot(str(b.shots / f"{name}.png"))
 
 
 def type_pin(b: Browser, pin: str) -> None:
@@ -416,12 +419,9 @@ def test_screen_timeout(kiosk: Kiosk, browser: Browser, rig: Any) -> None:
 def test_pinless_card_offers_no_pin(kiosk: Kiosk, browser: Browser, rig: Any) -> None:
     """顔認証マイナンバーカード: no signature certificate, PIN locked by design (63 C0): the
     PIN is not offered and the card is not reported as blocked."""
-    from tests.pcsc_rig import CardProcess
-
     b = browser
     wait_screen(b, "card")
-    card = _insert_program(rig, CardProcess, ["-m", "tests.kiosk_cards", "--variant",
-                                               "pinless", "--port", "35963"])
+    card = rig.insert_card("--pinless")
     wait_screen(b, "method")
     assert method_options(b) == {"face", "cancel"}
     assert b.driver.find_element(By.ID, "notice").get_attribute("data-code") == "card-read"
@@ -433,18 +433,3 @@ def test_pinless_card_offers_no_pin(kiosk: Kiosk, browser: Browser, rig: Any) ->
     wait_screen(b, "done")
     assert kiosk.service.outcomes[-1]["method"] == "face"
     take_out(rig, b, card)
-
-
-def _insert_program(rig: Any, card_class: Any, argv: list[str]) -> Any:
-    """Like rig.insert_card, with a card program of this test suite (tests/kiosk_cards.py)."""
-    card = card_class.__new__(card_class)
-    card.rig, card.port = rig, 35963
-    card.reader = "Virtual PCD 00 00"
-    card.log = rig.workdir / f"card-program-{len(rig.cards)}.log"
-    card._log_file = open(card.log, "wb")
-    card.proc = subprocess.Popen(
-        ["nsenter", "-t", str(rig.pcscd_pid), "-n", sys.executable, *argv],
-        stdout=card._log_file, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
-    rig.cards.append(card)
-    rig._wait_state(card.reader, present=True)
-    return card

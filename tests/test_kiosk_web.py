@@ -17,19 +17,19 @@ from typing import Any
 
 import pytest
 
-from mynaid.emulator import build_card, default_profile
+from mynaid.emulator import EmulatedCard, EmulatorOptions, build_card, default_profile
 from mynaid.kiosk import (
+    CardTraits,
     KioskFlow,
     Method,
     MethodSwitch,
     Result,
     SessionKioskCard,
-    detect_pinless,
 )
+from mynaid.pins import card_is_pinless
 from mynaid.protocol import CardProtocol
 from mynaid.transport.emulated import EmulatorTransport
 from tests.conftest import CliRunner
-from tests.kiosk_cards import pinless_card
 from tests.kiosk_web_support import PIN_B, SAMPLE_FRAME, VISUAL_ISSUER, LoopbackServer, http
 from tests.test_kiosk import FakeClock, ScriptedFace, ScriptedUI, kiosk_card
 
@@ -39,11 +39,16 @@ STAFF_PIN = "13579"
 # --- the flow's additions ------------------------------------------------------------------
 
 
+def pinless_card() -> EmulatedCard:
+    """The emulator's PIN-less face-authentication card (card-reference §9)."""
+    return build_card(default_profile(), EmulatorOptions(pinless=True))
+
+
 def test_pinless_card_is_detected_and_never_offered_the_pin() -> None:
     card = pinless_card()
     protocol = CardProtocol(EmulatorTransport(card))
-    assert detect_pinless(protocol) is True
-    assert detect_pinless(CardProtocol(EmulatorTransport(build_card(default_profile())))) \
+    assert card_is_pinless(protocol) is True
+    assert card_is_pinless(CardProtocol(EmulatorTransport(build_card(default_profile())))) \
         is False
     ui = ScriptedUI(methods=deque([Method.FACE]))
     outcome = KioskFlow(kiosk_card(card), ui, ScriptedFace([True]), clock=FakeClock()).run()
@@ -62,7 +67,33 @@ def test_blocked_ordinary_card_is_not_pinless() -> None:
 
     card = build_card(default_profile())
     card.key_file(Aid.JPKI.value, AUTH_PIN.fid).tries_left = 0  # blocked by mistakes
-    assert detect_pinless(CardProtocol(EmulatorTransport(card))) is False
+    assert card_is_pinless(CardProtocol(EmulatorTransport(card))) is False
+    # The holder is told where the PIN can be reset: the municipal office, or a
+    # convenience-store kiosk with the signature password (one wording, mynaid.pins).
+    ui = ScriptedUI(methods=deque([Method.PIN, None]))
+    outcome = KioskFlow(kiosk_card(card), ui, clock=FakeClock()).run()
+    assert outcome.result is Result.PIN_BLOCKED and outcome.pin_attempts == 0
+    assert "municipal office" in outcome.message and "convenience-store" in outcome.message
+
+
+def test_pinless_card_found_late_is_not_called_blocked() -> None:
+    """If the card's traits missed it, the session's guard still tells the PIN-less card
+    apart: no "blocked, go to the municipal office", nothing sent, no PIN offered again."""
+    class Unsure(SessionKioskCard):
+        def traits(self) -> CardTraits:
+            return CardTraits()
+
+        def pin_tries(self) -> int | None:
+            return None  # unknown: the guard's own query decides
+
+    card = pinless_card()
+    ui = ScriptedUI(methods=deque([Method.PIN, None]), pins=deque(["1234"]))
+    outcome = KioskFlow(Unsure(CardProtocol(EmulatorTransport(card))), ui,
+                        clock=FakeClock()).run()
+    assert outcome.result is Result.FAILED and outcome.pin_attempts == 0
+    assert "municipal" not in outcome.message and "locked by design" in outcome.message
+    assert [getattr(m, "params", {}).get("pinless") for _, m in ui.shown].count(True) == 1
+    assert ui.offered == [(Method.PIN, Method.VISUAL), (Method.VISUAL,)]
 
 
 def test_expired_auth_certificate_has_its_own_result() -> None:
@@ -208,6 +239,37 @@ def test_staff_gate_and_loopback_rules(web: tuple[Any, LoopbackServer]) -> None:
     for _ in range(5):
         http(server.url + "/staff/login", {"pin": "9999"})
     assert http(server.url + "/staff/login", {"pin": STAFF_PIN})[0] == 403
+
+
+def test_blocked_pin_result_says_where_to_reset() -> None:
+    """The result screen of a PIN blocked by wrong entries carries the reset advice of
+    mynaid.pins (the CLI's wording): municipal office, or a convenience-store kiosk."""
+    pytest.importorskip("starlette")
+    pytest.importorskip("uvicorn")
+    from mynaid.cardspec import AUTH_PIN, Aid
+    from mynaid.kiosk import KioskConfig
+    from mynaid.kioskweb.app import create_app
+    from mynaid.kioskweb.service import EmulatorSlot, KioskService, KioskSettings
+
+    def blocked() -> EmulatedCard:
+        card = build_card(default_profile())
+        card.key_file(Aid.JPKI.value, AUTH_PIN.fid).tries_left = 0
+        return card
+
+    config = KioskConfig(step_timeout=60, allow_visual_confirmation=False)
+    service = KioskService(EmulatorSlot(blocked), KioskSettings(config=config,
+                                                                result_timeout=0.1))
+    server = LoopbackServer(create_app(service, staff_pin=STAFF_PIN), service.board).start()
+    try:
+        assert _answer(server, _wait(service, "method"), "pin")
+        result = _wait(service, "result")
+    finally:
+        server.stop()
+    assert result["result"] == "pin-blocked"
+    assert "市区町村の窓口" in result["advice"]["ja"]
+    assert "コンビニエンスストア" in result["advice"]["ja"]
+    assert "署名用電子証明書のパスワード" in result["advice"]["ja"]
+    assert "convenience-store" in result["advice"]["en"]
 
 
 def test_staff_visual_check_with_typed_collation_and_chip_photo(

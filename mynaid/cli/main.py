@@ -732,7 +732,41 @@ def main(argv: list[str] | None = None) -> int:
     With ``--json`` a failure is also one JSON object on stdout (``error.reason``). Nothing
     escapes as a traceback: an unexpected exception is one line ("internal error") and exit
     1, its traceback only in the -v log; Ctrl-C exits 130.
+
+    ``-v`` lasts for this call only: the "mynaid" logger's level and handlers are put back
+    when it returns, so that in-process callers (tests, tools) running it again without
+    ``-v`` get no trace on stderr. (logging is looked at only when something imported it.)
     """
+    snapshot = _logger_snapshot()
+    try:
+        return _main(argv)
+    finally:
+        _restore_logger(snapshot)
+
+
+def _logger_snapshot() -> tuple[list[Any], int] | None:
+    if "logging" not in sys.modules:
+        return None
+    import logging
+
+    logger = logging.getLogger("mynaid")
+    return list(logger.handlers), logger.level
+
+
+def _restore_logger(snapshot: tuple[list[Any], int] | None) -> None:
+    if "logging" not in sys.modules:
+        return
+    import logging
+
+    handlers, level = snapshot if snapshot is not None else ([], logging.NOTSET)
+    logger = logging.getLogger("mynaid")
+    for handler in list(logger.handlers):
+        if handler not in handlers:
+            logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def _main(argv: list[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     args, as_json = _split_json_flag(args)
     settings = Settings(json=as_json)

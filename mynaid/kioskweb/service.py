@@ -44,6 +44,17 @@ log = logging.getLogger("mynaid.kioskweb")
 POLL = 0.25
 
 
+def _result_advice(result: Result) -> dict[str, Any]:
+    """What the result screen adds to its code: where a blocked auth PIN can be reset, in
+    the wording of :func:`mynaid.pins.reset_advice` (one source with the CLI's)."""
+    if result is not Result.PIN_BLOCKED:
+        return {}
+    from mynaid.cardspec import AUTH_PIN
+    from mynaid.pins import reset_advice
+
+    return {"advice": {lang: reset_advice(AUTH_PIN.name, lang) for lang in ("ja", "en")}}
+
+
 class CardSlot(Protocol):
     """Where the patient's card is placed."""
 
@@ -293,7 +304,8 @@ class KioskService:
             if outcome.verified:
                 self.board.show("done", consent=outcome.consent, method=data["method"])
             else:
-                self.board.show("result", result=outcome.result.value)
+                self.board.show("result", result=outcome.result.value,
+                                **_result_advice(outcome.result))
             try:
                 self.slot.wait_removed(reader, self._stop, self.settings.result_timeout)
             except MynaidError as exc:

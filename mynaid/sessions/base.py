@@ -233,11 +233,10 @@ class ApplicationSession:
         if pinless:
             return PinLockedByDesignError(f"{ref.name}: {LOCKED_BY_DESIGN_ADVICE}; nothing "
                                           "was sent", st.SW_AUTH_METHOD_BLOCKED)
-        where = ("a municipal office, or a convenience-store kiosk if you know the other "
-                 "JPKI secret" if ref.name in ("auth-pin", "sign-password")
-                 else "a municipal office")
-        return PinBlockedError(f"{ref.name} is blocked (reset at {where}); nothing was sent",
-                               st.SW_AUTH_METHOD_BLOCKED)
+        from mynaid.pins import reset_advice  # the one wording (pins imports this module)
+
+        return PinBlockedError(f"{ref.name} is blocked ({reset_advice(ref.name)}); nothing "
+                               "was sent", st.SW_AUTH_METHOD_BLOCKED)
 
     def _looks_pinless(self) -> bool:
         """Whether the card is the PIN-less card (:func:`mynaid.pins.card_is_pinless`).

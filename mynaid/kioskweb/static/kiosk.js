@@ -30,7 +30,7 @@
       n_pinless: "顔認証マイナンバーカードです（暗証番号は使用しません）",
       "r_timed-out": "時間切れになりました",
       "r_refused-by-guard": "暗証番号の残り回数が1回です。スタッフにお声がけください",
-      "r_pin-blocked": "暗証番号がロックされています。市区町村の窓口で再設定してください",
+      "r_pin-blocked": "暗証番号がロックされています",
       "r_certificate-expired": "電子証明書の有効期限が切れています。市区町村の窓口で更新してください",
       r_cancelled: "中止しました", r_failed: "本人確認ができませんでした。スタッフにお声がけください",
       "r_card-removed": "カードが取り出されました",
@@ -63,7 +63,7 @@
       n_pinless: "Face-authentication card (no PIN)",
       "r_timed-out": "Time is up",
       "r_refused-by-guard": "Only one PIN try is left. Please ask the staff",
-      "r_pin-blocked": "The PIN is locked. Reset it at your municipal office",
+      "r_pin-blocked": "The PIN is locked",
       "r_certificate-expired": "The card's certificate has expired. Renew it at your municipal office",
       r_cancelled: "Cancelled", r_failed: "Your identity could not be confirmed. Please ask the staff",
       "r_card-removed": "The card was removed",
@@ -195,8 +195,13 @@
         parts.push(el("h1", { id: "done" }, t("done")), el("h1", {}, t("remove")));
         break;
       case "result":
-        parts.push(el("h1", { id: "result", "data-result": s.result }, t("r_" + s.result)),
-                   el("h1", {}, t("remove")));
+        parts.push(el("h1", { id: "result", "data-result": s.result }, t("r_" + s.result)));
+        // Where a blocked PIN can be reset comes from the server (mynaid.pins.reset_advice).
+        if (s.advice && s.advice[lang]) {
+          const advice = s.advice[lang];
+          parts.push(el("p", { id: "advice" }, advice.charAt(0).toUpperCase() + advice.slice(1)));
+        }
+        parts.push(el("h1", {}, t("remove")));
         break;
       default:
         parts.push(el("h1", {}, t("connecting")));
