@@ -142,6 +142,8 @@ def test_composite_card_is_refused_through_pcscd(
     record = rp.records()[0]
     assert (record.operation, record.result, record.reason) == (
         "face", "refused", "card-face-mismatch")
-    # Every integrity and presence check passed: only the binding caught it.
-    assert all(v is True for k, v in record.details["card_face_checks"].items()
-               if k != "text-presence")
+    # Every integrity and presence check passed (the text AP's too: the attacker's text
+    # application is genuine and present): only the binding caught it.
+    checks = record.details["card_face_checks"]
+    assert checks["text-presence"] is True
+    assert all(v is True for v in checks.values())

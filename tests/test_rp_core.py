@@ -15,16 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509 import ocsp
 
+from mynaid.cardspec import Aid, TextFile
 from mynaid.emulator import build_card, default_profile
 from mynaid.emulator.composite import CompositeCard
+from mynaid.emulator.filesystem import PrivateKeyFile
 from mynaid.emulator.profile import CardProfile
 from mynaid.emulator.testpki import TestHolder, TestPki, generate_profile
 from mynaid.integrity import IssuerKey, load_issuer_key
 from mynaid.protocol import CardProtocol
-from mynaid.rp.binding import REQUIRED_CHECKS, CardFaceIdentity, bind
+from mynaid.rp.binding import REQUIRED_CHECKS, CardFaceIdentity, bind, presence_challenge
 from mynaid.rp.client import face_body, face_claim, login_body, registration_body, sign_claim
 from mynaid.rp.core import RelyingParty, RpConfig
 from mynaid.rp.models import Person
@@ -246,6 +249,73 @@ def test_face_route_genuine_card_passes(rp: RelyingParty) -> None:
     record = rp.records(person_id=person)[0]
     assert record.details["binding"] == "matched" and record.kiosk_id == KIOSK
     assert all(record.details["card_face_checks"][name] for name in REQUIRED_CHECKS)
+    assert record.details["card_face_checks"]["text-presence"] is True
+
+
+def _refused_face(rp: RelyingParty, protocol: CardProtocol) -> tuple[str, dict[str, Any]]:
+    """The reason and the card-face checks of a refused face route."""
+    with pytest.raises(RpError) as info:
+        _face(rp, protocol, DEMO_COLLATION_B, _issuer_keys())
+    record = rp.records()[0]
+    assert (record.operation, record.result, record.reason) == (
+        "face", "refused", info.value.reason)
+    assert str(info.value).endswith("present: text-presence")  # named, and alone
+    return info.value.reason, record.details["card_face_checks"]
+
+
+def test_face_route_refuses_a_text_ap_that_signs_with_an_uncertified_key(
+        rp: RelyingParty) -> None:
+    # The text AP answers the presence challenge, but with a key DF51 does not name (a
+    # copy of the text records in a card without their card key).
+    emulated = build_card(default_profile())
+    node = emulated.applications[Aid.TEXT.value].files[TextFile.CARD_KEY]
+    assert isinstance(node, PrivateKeyFile)
+    node.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    protocol = CardProtocol(EmulatorTransport(emulated))
+    register(rp, protocol)
+    reason, checks = _refused_face(rp, protocol)
+    assert reason == "card-face-not-verified"
+    assert checks["text-presence"] is False
+    assert all(v is True for k, v in checks.items() if k != "text-presence")
+
+
+def test_face_route_refuses_a_text_ap_without_its_signed_card_key(rp: RelyingParty) -> None:
+    emulated = build_card(default_profile())
+    del emulated.applications[Aid.TEXT.value].files[TextFile.SIGNED_CARD_KEY]
+    protocol = CardProtocol(EmulatorTransport(emulated))
+    register(rp, protocol)
+    reason, checks = _refused_face(rp, protocol)
+    assert reason == "card-face-not-verified"
+    assert checks["text-presence"] is None  # not made: the card offers no proof
+    assert all(v is True for k, v in checks.items() if k != "text-presence")
+
+
+def test_face_route_refuses_copied_text_data_with_another_cards_card_key(
+        rp: RelyingParty, attacker: tuple[CardProfile, TestPki]) -> None:
+    # The victim's text records with another genuine card's EF 0007 and card key: that
+    # DF52 is by the other card's EF 0004 key, not the one certifying the victim's DF33.
+    emulated = build_card(default_profile())
+    other = build_card(attacker[0]).applications[Aid.TEXT.value].files
+    files = emulated.applications[Aid.TEXT.value].files
+    files[TextFile.SIGNED_CARD_KEY] = other[TextFile.SIGNED_CARD_KEY]
+    files[TextFile.CARD_KEY] = other[TextFile.CARD_KEY]
+    protocol = CardProtocol(EmulatorTransport(emulated))
+    register(rp, protocol)
+    with pytest.raises(RpError) as info:
+        _face(rp, protocol, DEMO_COLLATION_B, _issuer_keys(attacker[1]))
+    assert info.value.reason == "card-face-not-verified"
+    assert rp.records()[0].details["card_face_checks"]["text-presence"] is False
+
+
+def test_presence_challenges_are_separated_per_application() -> None:
+    nonce = bytes(range(32))
+    text = presence_challenge(CONTEXT, nonce, "text")
+    visual = presence_challenge(CONTEXT, nonce, "visual")
+    assert len({text, visual, presence_challenge(CONTEXT, bytes(32), "text"),
+                presence_challenge("other", nonce, "text")}) == 4
+    assert visual == presence_challenge(CONTEXT, nonce)
+    with pytest.raises(ValueError):
+        presence_challenge(CONTEXT, nonce, "jpki")
 
 
 def test_composite_card_is_refused_on_the_face_route(

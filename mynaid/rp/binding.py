@@ -12,9 +12,11 @@ The binding:
 
 1. the kiosk reads the card face (:func:`read_card_face_identity`): the text application's
    four attributes with 照合番号B, checked against DF33 (the record signature) and its CV
-   certificate; the visual application's birth date and sex (DF22/DF23, which DF28 signs)
-   with its CV certificate, and the card's presence proof (the visual card key DF24 signs a
-   challenge derived from the service's nonce);
+   certificate, and the text application's presence proof (its card key DF51, which DF52
+   in EF 0007 signs with the EF 0004 key, signs a challenge derived from the service's
+   nonce); the visual application's birth date and sex (DF22/DF23, which DF28 signs) with
+   its CV certificate, and the visual presence proof (the visual card key DF24 signs
+   another challenge derived from the same nonce);
 2. the result, a :class:`CardFaceIdentity` (name, birth date, sex and which checks passed;
    no photo, no My Number), travels in the kiosk's device-signed claim;
 3. the service (:func:`bind`) refuses the route with ``card-face-not-verified`` unless
@@ -23,6 +25,16 @@ The binding:
 
 The attacker's own card face names the attacker, so the composite card is refused; to pass
 they would need a genuine, present card face naming the victim, i.e. the victim's card.
+
+What the text presence proof does and does not add: a card that merely holds a copy of
+the victim's text records, without a genuine text application, cannot sign the challenge
+with a card key certified by the same EF 0004 key and is refused (``text-presence``). But
+nothing signed ties the text attributes to that card key: DF33 covers the attribute digests
+and DF52 only DF51, both by the EF 0004 key, and that key is an issuer-side key that, by its
+key id (a 3-digit serial per issuer), many cards share. A relay that serves the victim's
+copied EF 0002-0004 and passes EF 0007 and ``80 2A`` on to the attacker's own genuine
+card, when both cards carry the same EF 0004 key, still passes if birth date and sex agree
+(the visual proof covers those two only). The README states this limit.
 """
 
 from __future__ import annotations
@@ -41,8 +53,10 @@ if TYPE_CHECKING:
     from mynaid.protocol import CardProtocol
 
 __all__ = [
+    "PRESENCE_APPLICATIONS",
     "PRESENCE_TAG",
     "REQUIRED_CHECKS",
+    "TEXT_PRESENCE_CHECK",
     "CardFaceIdentity",
     "bind",
     "presence_challenge",
@@ -58,13 +72,9 @@ REQUIRED_CHECKS: tuple[str, ...] = (
     "visual-face-signature",    # DF28 verifies over DF22-DF27 as read
     "visual-presence",          # the card key in DF24 signed a challenge from our nonce
     "text-visual-consistent",   # both applications give the same birth date and sex
+    "text-presence",            # the text card key (DF51, which DF52 signs with the EF 0004
+                                # key) signed a challenge from our nonce
 )
-# TEXT PRESENCE (the single place to add it): the text application's own presence proof
-# (its signed card key, EF 0007, signing a challenge) is being added by the card-face
-# work in parallel. Once TextSession offers it, read it in read_card_face_identity() below
-# as check "text-presence" and add that name to REQUIRED_CHECKS. Until then the text
-# attributes are integrity-checked (a forged name fails DF33) but their presence is
-# inferred from the visual proof made in the same card transaction.
 TEXT_PRESENCE_CHECK = "text-presence"
 
 #: Domain separation of the presence challenge (so that the card's presence signature made
@@ -74,10 +84,22 @@ PRESENCE_TAG = b"mynaid rp card-face presence v1\x00"
 _SEXES = {"1": "male", "2": "female"}
 
 
-def presence_challenge(context: str, nonce: bytes) -> bytes:
-    """What the card's presence key signs for this nonce (the service can recompute it)."""
+#: The applications that sign a presence challenge, each its own challenge.
+PRESENCE_APPLICATIONS = ("visual", "text")
+
+
+def presence_challenge(context: str, nonce: bytes, application: str = "visual") -> bytes:
+    """What ``application``'s card key signs for this nonce (the service can recompute it).
+
+    Each application gets its own challenge (its name is hashed in after
+    :data:`PRESENCE_TAG`), so that a signature made by one application's key stands for
+    that application only, even were both keys the same.
+    """
+    if application not in PRESENCE_APPLICATIONS:
+        raise ValueError(f"no presence challenge for the {application!r} application")
     raw = context.encode("utf-8")
-    return hashlib.sha256(PRESENCE_TAG + len(raw).to_bytes(2, "big") + raw + nonce).digest()
+    return hashlib.sha256(PRESENCE_TAG + application.encode("ascii") + b"\x00"
+                          + len(raw).to_bytes(2, "big") + raw + nonce).digest()
 
 
 @dataclass(frozen=True, repr=False)
@@ -139,18 +161,38 @@ def read_card_face_identity(protocol: CardProtocol, collation_b: str,
 
     ``issuer_keys`` are the trusted CV-certificate issuers of the text and visual
     applications (without one, the CV-certificate checks are not made and the identity
-    will be refused). The visual presence proof signs :func:`presence_challenge` of the
-    service's ``context`` and ``nonce``. Both applications are read in one card
-    transaction, so that no other card can answer in between.
+    will be refused). Each application's presence proof signs its own
+    :func:`presence_challenge` of the service's ``context`` and ``nonce``. Both
+    applications are read in one card transaction, so that no other card can answer in
+    between. A text application that cannot make its proof (no EF 0007, no card key, a
+    malformed record) is still read, with ``text-presence`` not made: the service then
+    refuses the identity with ``card-face-not-verified``.
     """
+    from mynaid.errors import FileNotFoundOnCardError, ParseError, UnsupportedCommandError
     from mynaid.sessions.text import TextSession
     from mynaid.sessions.visual import VisualSession
 
-    challenge = presence_challenge(context, nonce)
+    text_session = TextSession(protocol)
+    text_presence: bool | None
     with protocol.transport.transaction():
-        text = TextSession(protocol).read(collation_b, "pin-b", force=force)
+        try:
+            text, text_proof = text_session.read_proven(
+                collation_b, "pin-b", issuer_keys, force=force,
+                challenge=presence_challenge(context, nonce, "text"))
+        except (FileNotFoundOnCardError, UnsupportedCommandError, ParseError):
+            # No proof to be had: read the attributes alone, so that the refusal names
+            # the missing check rather than failing the whole read.
+            text = text_session.read(collation_b, "pin-b", force=force)
+            text_presence = None
+        else:
+            # The card key must be certified (DF52 by the very EF 0004 key whose
+            # certificate and DF33 were checked above) and must have signed our challenge.
+            passed = [c.passed for c in text_proof.checks().values()]
+            text_presence = (False if False in passed
+                             else True if all(passed) else None)
         face, presence = VisualSession(protocol).read_proven(
-            collation_b, "pin-b", issuer_keys, force=force, challenge=challenge)
+            collation_b, "pin-b", issuer_keys, force=force,
+            challenge=presence_challenge(context, nonce, "visual"))
     if text.attributes is None:  # 照合番号B always opens the attributes
         raise RpError(ServiceReason.CARD_FACE_NOT_VERIFIED, "the attributes were not read")
     report = text.integrity(issuer_keys)
@@ -164,8 +206,7 @@ def read_card_face_identity(protocol: CardProtocol, collation_b: str,
         "visual-presence": presence.challenge_signature.passed,
         "text-visual-consistent": (attributes.birth == face.birth
                                    and attributes.sex == face.sex),
-        # TEXT PRESENCE: set from the text AP's presence proof once it exists (see above).
-        TEXT_PRESENCE_CHECK: None,
+        TEXT_PRESENCE_CHECK: text_presence,
     }
     return CardFaceIdentity(attributes.name, attributes.birth, _card_sex(attributes.sex.value),
                             checks)
