@@ -359,7 +359,7 @@ def test_whole_document_canonicalisation_interop(protocol: CardProtocol, tmp_pat
 def test_signxml_signs_with_the_card_key_object(protocol: CardProtocol, tmp_path: Path) -> None:
     # The README's reason for not using signxml is not that it cannot use the card: its
     # signer takes the card's key as a cryptography RSAPrivateKey, and mynaid verifies the
-    # result. (signxml is optional: installed by hand, not a dependency.)
+    # result. (signxml is a test dependency only, as a peer.)
     signxml = pytest.importorskip("signxml")
     with open_document_key(protocol, "sign", SIGN_PASSWORD) as opened:
         signer = signxml.XMLSigner(
