@@ -36,7 +36,7 @@ from mynaid.errors import (
 )
 from mynaid.iso7816 import status as st
 from mynaid.iso7816.apdu import CommandApdu
-from mynaid.models import CertificateAvailability, PinState, TokenInfo
+from mynaid.models import CertificateAvailability, PinState, TokenInfo, validity_status
 from mynaid.protocol import CardProtocol, ExtendedLength
 from mynaid.transport.base import ReaderInfo, Transport
 
@@ -259,15 +259,7 @@ def certificate_check(slot: CertificateSlot, cert: x509.Certificate, now: dt.dat
     """Validity of a certificate at ``now``, with whole days to expiry (floored)."""
     not_before = cert.not_valid_before_utc
     not_after = cert.not_valid_after_utc
-    days = math.floor((not_after - now).total_seconds() / 86400)
-    if now < not_before:
-        status = "not-yet-valid"
-    elif now > not_after:
-        status = "expired"
-    elif days < warn_days:
-        status = "expiring"
-    else:
-        status = "valid"
+    status, days = validity_status(not_before, not_after, now, warn_days)
     return CertificateCheck(slot.value, slot.fid, status, cert.subject.rfc4514_string(),
                             cert.issuer.rfc4514_string(), format(cert.serial_number, "X"),
                             not_before, not_after, days)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass, field
 
@@ -102,3 +103,18 @@ class PinState:
     @property
     def blocked(self) -> bool:
         return self.tries_left == 0
+
+
+def validity_status(not_before: dt.datetime, not_after: dt.datetime, now: dt.datetime,
+                    warn_days: int) -> tuple[str, int]:
+    """A certificate's validity at ``now`` and whole days to expiry (floored; negative once
+    expired): ``not-yet-valid``, ``expired``, ``expiring`` (under ``warn_days`` left) or
+    ``valid``. One rule for ``info``, ``cert show`` and ``diag``."""
+    days = (not_after - now).days  # timedelta.days is floored, as "whole days left" wants
+    if now < not_before:
+        return "not-yet-valid", days
+    if now > not_after:
+        return "expired", days
+    if days < warn_days:
+        return "expiring", days
+    return "valid", days

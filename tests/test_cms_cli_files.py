@@ -6,6 +6,7 @@ verification (6); ``-o`` is checked before the secret is asked; the role is chec
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import io
 import json
 import os
@@ -13,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
-import mynaid.connect
 from mynaid import cms
 from mynaid.emulator import build_card, default_profile
 from mynaid.trust.errors import Reason, VerificationError
 from tests.conftest import CliRunner
 from tests.trust_pki import PKI_DIR, fresh_key, issue, root, trust
+
+# mynaid.connect is the function; the module of the same name, by its full name.
+CONNECT_MODULE = importlib.import_module("mynaid.connect")
 
 CONTENT = b"a document to sign\n" * 50
 
@@ -26,7 +29,7 @@ CONTENT = b"a document to sign\n" * 50
 @pytest.fixture
 def run(cli_run: CliRunner, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     card = build_card(default_profile())
-    monkeypatch.setattr(mynaid.connect, "emulated_card",
+    monkeypatch.setattr(CONNECT_MODULE, "emulated_card",
                         lambda profile=None, options=None: card)
     return cli_run
 
@@ -49,15 +52,15 @@ def _sign(run: CliRunner, files: Path, *extra: str, key: str = "sign") -> Path:
 def test_output_checked_before_the_secret(run: CliRunner, files: Path) -> None:
     missing = files / "nowhere" / "x.p7s"
     result = run("--emulator", "sign", str(files / "doc.txt"), "-o", str(missing), stdin="")
-    # Usage error, and the secret was never read (stdin is empty: reading it would fail
-    # with "no line on standard input").
-    assert result.code == 2
+    # An output-path error (exit 1, OutputPathError, as for every command), and the secret
+    # was never read (stdin is empty: reading it would fail with "no line on standard input").
+    assert result.code == 1
     assert "does not exist" in result.err and "standard input" not in result.err
     (files / "target").write_bytes(b"keep")
     os.symlink(files / "target", files / "link.p7s")
     linked = run("--emulator", "sign", str(files / "doc.txt"), "-o", str(files / "link.p7s"),
                  stdin="")
-    assert linked.code == 2 and "symbolic link" in linked.err
+    assert linked.code == 1 and "symbolic link" in linked.err
     assert (files / "target").read_bytes() == b"keep"
 
 

@@ -76,6 +76,8 @@ def _atr_lines(atr: Atr) -> list[str]:
 
 
 def _card_lines(card: CardReport) -> list[str]:
+    from mynaid.pins import state_text
+
     lines = [f"ATR              {card.atr.hex(' ').upper()}"]
     if card.atr_info is not None:
         lines.append("                 " + (card.atr_info.known_name
@@ -103,19 +105,7 @@ def _card_lines(card: CardReport) -> list[str]:
     if card.pins:
         lines.append("PIN tries (by the query that uses no try)")
         for p in card.pins:
-            if not p.present:
-                state = "not on this card"
-            elif p.verified:
-                state = "verified in this session"
-            elif p.locked_by_design:
-                state = "locked by design (PIN-less card: use face or visual confirmation)"
-            elif p.blocked:
-                state = "BLOCKED"
-            elif p.no_retry_limit:
-                state = "no retry limit"
-            else:
-                state = f"{p.tries_left}/{p.max_tries}"
-            lines.append(f"  {p.name:<14} {state}")
+            lines.append(f"  {p.name:<14} {state_text(p)}")
     if card.extended_length is not None:
         supported = {True: "supported", False: "not supported", None: "unknown"}[
             card.extended_length.supported]

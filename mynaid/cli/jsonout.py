@@ -111,16 +111,10 @@ def certificate(cert: x509.Certificate, *, slot: str | None = None,
     from cryptography.hazmat.primitives import hashes
 
     now = now or dt.datetime.now(dt.timezone.utc)
+    from mynaid.models import validity_status
+
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-    days = (not_after - now).days
-    if now < not_before:
-        status = "not-yet-valid"
-    elif now > not_after:
-        status = "expired"
-    elif days < warn_days:
-        status = "expiring"
-    else:
-        status = "valid"
+    status, days = validity_status(not_before, not_after, now, warn_days)
     out = _empty_certificate(slot, status, note)
     out.update(
         subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),

@@ -61,24 +61,20 @@ class _Output:
         if _is_dash(path):
             self.stream: Any = sys.stdout.buffer
             return
-        if path.is_symlink():
-            raise click.BadParameter(f"{path} is a symbolic link; refusing to write "
-                                     "through it", param_hint=option)
-        if path.is_dir():
-            raise click.BadParameter(f"{path} is a directory", param_hint=option)
-        parent = path.parent
-        if not parent.is_dir():
-            raise click.BadParameter(f"the directory {parent} does not exist",
-                                     param_hint=option)
+        from mynaid.cli.main import check_output
+        from mynaid.errors import OutputPathError
+
+        check_output(path)  # the one set of rules (exit 1): link, folder, missing folder
         if path.exists() and not os.access(path, os.W_OK):
-            raise click.BadParameter(f"{path} is not writable", param_hint=option)
+            raise OutputPathError(f"{path} is not writable")
+        parent = path.parent if str(path.parent) else Path(".")
         try:
             # mkstemp creates the file 0600 with O_EXCL: never through a planted link.
             fd, self._tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.",
                                              suffix=".tmp")
         except OSError as exc:
-            raise click.BadParameter(f"cannot write in {parent}: {exc.strerror or exc}",
-                                     param_hint=option) from None
+            raise OutputPathError(f"cannot write in {parent}: {exc.strerror or exc}") \
+                from None
         self.stream = os.fdopen(fd, "wb")
 
     def commit(self) -> None:
