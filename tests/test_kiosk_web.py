@@ -200,7 +200,8 @@ def test_pin_route_over_http_logs_no_secret(web: tuple[Any, LoopbackServer],
     assert pin["tries_left"] == 3
     assert not _answer(server, method, "pin")  # a stale screen's answer is ignored
     assert _answer(server, pin, "0000")
-    wrong = _wait(service, "pin")
+    # The next PIN screen, not the one just answered (the flow may not have moved on yet).
+    wrong = _wait(service, "pin", tries_left=2)
     assert wrong["id"] != pin["id"] and wrong["tries_left"] == 2
     assert wrong["notice"] == {"code": "wrong-pin", "tries_left": 2}
     assert _answer(server, wrong, "1234")
@@ -410,7 +411,7 @@ def test_example_kiosk_without_pyscard_is_one_line(monkeypatch: pytest.MonkeyPat
     example = importlib.import_module("examples.kiosk")
     assert example.run() == 1
     err = capsys.readouterr().err
-    assert err.strip().splitlines()[-1].startswith("error: PC/SC support needs pyscard")
+    assert err.strip().splitlines()[-1].startswith("kiosk: PC/SC support needs pyscard")
     assert "Traceback" not in err
 
 

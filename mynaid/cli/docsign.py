@@ -305,8 +305,6 @@ def xml_verify_command(settings: Settings, file: Path, base_dir: Path | None,
                        ocsp_timeout: float, production_only: bool, any_policy: bool) -> None:
     """Verify the XML signature of FILE and its attachments."""
     _need("lxml")
-    import json
-
     from mynaid.docsign.reasons import DocumentError
     from mynaid.docsign.xml import verify_xml
     from mynaid.trust.errors import VerificationError
@@ -318,9 +316,9 @@ def xml_verify_command(settings: Settings, file: Path, base_dir: Path | None,
                             revocation=checker)
     except (DocumentError, VerificationError) as exc:
         if settings.json:
-            code = exc.reason.value if isinstance(exc, VerificationError) else exc.reason
-            click.echo(json.dumps({"valid": False, "reason": code, "detail": exc.detail},
-                                  ensure_ascii=False, indent=2))
+            from mynaid.cli.jsonout import verification_failure
+
+            emit(settings, verification_failure(exc), "")  # the one failure shape (schema)
         raise
     data = result.as_dict()
     lines = ["Verification OK", *_holder_lines(result.holder, result.signer, data["role"]),

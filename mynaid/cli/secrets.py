@@ -74,10 +74,19 @@ def guard(protocol: CardProtocol, ref: SecretRef, *, force: bool = False,
     state = pin_status(protocol, [ref])[0]
     if not state.present or state.verified or state.tries_left is None:
         return  # the session reports a missing key; a verified one costs no try
+    if state.locked_by_design:
+        from mynaid.errors import PinLockedByDesignError
+        from mynaid.sessions.base import LOCKED_BY_DESIGN_ADVICE
+
+        raise PinLockedByDesignError(
+            f"{ref.name}: {LOCKED_BY_DESIGN_ADVICE}; it was not asked for and nothing was "
+            "sent", 0x6984)
     if state.blocked:
+        from mynaid.pins import reset_advice  # the one wording of where to reset it
+
         raise PinBlockedError(
-            f"{ref.name} is blocked: it was not asked for and nothing was sent (only a "
-            "municipal office can reset it)", 0x6984)
+            f"{ref.name} is blocked ({reset_advice(ref.name)}): it was not asked for and "
+            "nothing was sent", 0x6984)
     keep = DEFAULT_RESERVE if reserve is None else reserve
     if state.tries_left <= keep and not force:
         raise LockoutGuardError(
