@@ -177,3 +177,18 @@ class DependencyMissingError(MynaidError):
     """An optional dependency (an extra such as ``mynaid[pcsc]``) is not installed."""
 
     reason: str = "dependency-missing"
+
+
+class CardFrontError(InvalidSecretError):
+    """A photo of the card front could not be read well enough to build 照合番号B; nothing
+    was sent to the card (:mod:`mynaid.cardfront`). ``field`` says which part failed
+    (``image``, ``card``, ``birth``, ``expiry``, ``security_code``) and the message why, so
+    the caller can ask for a better photo or fall back to typed entry. Messages never repeat
+    what was read (the fields are parts of a secret)."""
+
+    reason: str = "card-front-unreadable"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"card front: {field}: {message}")
+        self.field = field
+        self.why = message

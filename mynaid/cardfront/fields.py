@@ -1,0 +1,297 @@
+"""Find and read the card front's fields by what they say.
+
+On the rectified card (:mod:`mynaid.cardfront.detect`) text lines are found as connected
+blocks of ink (the photo and the printed box lines removed first). Lines shaped like a date
+are read with a whitelist of digits and the date kanji and kept when they *say* a birth
+date (``…年…月…日生``) or an expiry (``…年…月…日まで有効``); the lines below the photo are
+read as digits, and the one that is exactly four digits is the security code (the 16-digit
+serial is the other). Every kept field is read again from a differently prepared image
+(and the code a third time): the reads must agree, and the lowest character confidence of
+all of them is the field's confidence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import cv2
+import numpy as np
+
+from mynaid.cardfront.detect import RectifiedCard, decode_image, find_card
+from mynaid.cardfront.ocr import LineText, OcrEngine, default_engine
+from mynaid.cardfront.validate import (
+    BirthDate,
+    check_plausible,
+    parse_birth,
+    parse_code,
+    parse_expiry,
+)
+from mynaid.errors import CardFrontError
+
+T = TypeVar("T")
+
+DATE_WHITELIST = "0123456789年月日生まで有効明治大正昭和平成令和元"
+DIGIT_WHITELIST = "0123456789"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Lowest character confidence (0..1) accepted per field."""
+
+    birth: float = 0.75
+    expiry: float = 0.75
+    security_code: float = 0.6
+
+
+@dataclass(frozen=True)
+class FieldRead(Generic[T]):
+    """One field: its value (None when not found), confidence (0..1) and where it was on the
+    rectified card (x, y, w, h)."""
+
+    value: T | None = field(repr=False)
+    confidence: float
+    box: tuple[int, int, int, int] | None = None
+    problem: str | None = None  # why the field is not usable, when it is not
+
+
+@dataclass(frozen=True)
+class CardFrontRead:
+    """What was read from a photo of the card front. ``accepted`` only when 照合番号B can be
+    built from it without risking a try (:meth:`collation_b` raises otherwise)."""
+
+    birth: FieldRead[BirthDate]
+    expiry: FieldRead[dt.date]
+    security_code: FieldRead[str]
+    seconds: float = 0.0
+    engine: str = ""
+    problem: CardFrontError | None = field(default=None, repr=False)
+
+    @property
+    def accepted(self) -> bool:
+        return self.problem is None
+
+    def collation_b(self) -> str:
+        """照合番号B (14 digits) from the read, or the :class:`CardFrontError` saying which
+        field failed and why."""
+        if self.problem is not None:
+            raise self.problem
+        from mynaid.era import build_pin_b
+
+        assert self.birth.value and self.expiry.value and self.security_code.value
+        return build_pin_b(self.birth.value.date, self.expiry.value.year,
+                           self.security_code.value)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Confidences and what failed; never the values (they make up a secret)."""
+        return {
+            "accepted": self.accepted,
+            "fields": {name: {"found": f.value is not None, "confidence": round(f.confidence, 3),
+                              "problem": f.problem}
+                       for name, f in (("birth", self.birth), ("expiry", self.expiry),
+                                       ("security_code", self.security_code))},
+            "refused": None if self.problem is None else {"field": self.problem.field,
+                                                           "reason": self.problem.why},
+            "seconds": round(self.seconds, 3), "engine": self.engine,
+        }
+
+
+# --- layout: the photo and the text lines --------------------------------------------------
+
+
+def _find_photo(grey: Any) -> tuple[int, int, int, int] | None:
+    """The photo: the one large block that is not paper (bounding box), or None."""
+    h, w = grey.shape
+    dark = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV,
+                                 51, 12)
+    paper = float(np.percentile(grey, 80))
+    dark |= (grey < paper - 30).astype(np.uint8) * 255
+    closed = cv2.morphologyEx(dark, cv2.MORPH_CLOSE, np.ones((15, 15), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(closed)
+    best = None
+    for i in range(1, n):
+        x, y, bw, bh, area = stats[i]
+        if bh >= 0.3 * h and 0.15 * w <= bw <= 0.45 * w and 0.55 <= bw / bh <= 1.2 \
+                and area >= 0.6 * bw * bh and (best is None or area > best[4]):
+            best = (int(x), int(y), int(bw), int(bh), int(area))
+    return best[:4] if best else None
+
+
+def _text_lines(grey: Any, photo: tuple[int, int, int, int] | None
+                ) -> tuple[list[tuple[int, int, int, int]], Any]:
+    """The text lines' boxes, and the image with the printed rules painted over."""
+    h, w = grey.shape
+    ink = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C,
+                                cv2.THRESH_BINARY_INV, 31, 15)
+    if photo is not None:
+        x, y, bw, bh = photo
+        ink[max(0, y - 4) : y + bh + 4, max(0, x - 4) : x + bw + 4] = 0
+    # Printed rules (the expiry's box, the card's own edge) are not text.
+    rules = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, 70), np.uint8)) | \
+        cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((36, 1), np.uint8))
+    rules = cv2.dilate(rules, np.ones((5, 5), np.uint8))
+    ink &= ~rules
+    clean = grey.copy()
+    clean[rules > 0] = int(np.percentile(grey, 80))
+    ink = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    joined = cv2.dilate(ink, np.ones((3, 17), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(joined)
+    boxes = []
+    for i in range(1, n):
+        x, y, bw, bh, _area = stats[i]
+        if 14 <= bh <= 70 and 14 <= bw <= 0.95 * w:
+            boxes.append((int(x), int(y), int(bw), int(bh)))
+    return sorted(boxes, key=lambda b: (b[1], b[0])), clean
+
+
+def _crop(grey: Any, box: tuple[int, int, int, int], variant: int) -> Any:
+    """The line with a margin, prepared for the engine; each variant differently."""
+    x, y, bw, bh = box
+    h, w = grey.shape
+    pad = 6
+    crop = grey[max(0, y - pad) : min(h, y + bh + pad), max(0, x - pad) : min(w, x + bw + pad)]
+    if variant == 1:  # larger, Otsu-binarised
+        crop = cv2.resize(crop, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+        crop = cv2.GaussianBlur(crop, (3, 3), 0)
+        _, crop = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    elif variant == 2:  # smaller, contrast-stretched
+        crop = cv2.resize(crop, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)
+        crop = cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX)
+    return cv2.copyMakeBorder(crop, 10, 10, 10, 10, cv2.BORDER_CONSTANT, value=255)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _line_confidence(line: LineText, strict: bool) -> float:
+    """A date line: its mean character confidence, or 0 when any character is near 0;
+    the security code (``strict``): its lowest character confidence."""
+    if strict:
+        return line.min_confidence
+    return line.mean_confidence if line.min_confidence >= 0.1 else 0.0
+
+
+def _confirm(grey: Any, box: tuple[int, int, int, int], first: LineText, engine: OcrEngine,
+             whitelist: str, parse: Callable[[str], T | None], value: T,
+             variants: tuple[int, ...], strict: bool) -> tuple[float, str | None]:
+    """Re-read ``box`` in ``variants``; the lowest confidence, and a problem if they differ."""
+    conf = _line_confidence(first, strict)
+    for v in variants:
+        again = engine.read_line(_crop(grey, box, v), whitelist)
+        try:
+            other = parse(again.text)
+        except CardFrontError:
+            other = None
+        if other != value:
+            return 0.0, "two reads of the field disagree"
+        conf = min(conf, _line_confidence(again, strict))
+    return conf, None
+
+
+def read_fields(card: RectifiedCard, engine: OcrEngine | None = None, *,
+                thresholds: Thresholds | None = None, today: dt.date | None = None
+                ) -> CardFrontRead:
+    """Read birth date, expiry and security code on a rectified card and judge the read."""
+    import time
+
+    start = time.perf_counter()
+    engine = engine or default_engine()
+    thresholds = thresholds or Thresholds()
+    today = today or dt.date.today()
+    h, w = card.grey.shape
+    photo = _find_photo(card.grey)
+    lines, grey = _text_lines(card.grey, photo)
+    births: list[tuple[tuple[int, int, int, int], LineText, BirthDate]] = []
+    expiries: list[tuple[tuple[int, int, int, int], LineText, dt.date]] = []
+    codes: list[tuple[tuple[int, int, int, int], LineText, str]] = []
+    errors: dict[str, CardFrontError] = {}
+    if photo is not None:
+        px, py, pw, ph = photo
+        below = [b for b in lines if b[1] >= py + ph - 4 and b[0] + b[2] > px - 20
+                 and b[0] < px + pw + 20]
+    else:  # no photo found: the lower right quarter, where it would be
+        below = [b for b in lines if b[1] > h * 0.6 and b[0] > w * 0.55]
+    for box in lines:
+        if box in below:
+            continue
+        if box[2] < 4.5 * box[3]:  # a date line is at least ~8 characters wide
+            continue
+        text = engine.read_line(_crop(grey, box, 0), DATE_WHITELIST)
+        try:
+            b = parse_birth(text.text)
+            if b is not None:
+                births.append((box, text, b))
+                continue
+        except CardFrontError as exc:
+            errors.setdefault("birth", exc)
+            continue
+        try:
+            e = parse_expiry(text.text)
+            if e is not None:
+                expiries.append((box, text, e))
+        except CardFrontError as exc:
+            errors.setdefault("expiry", exc)
+    for box in below:
+        if not 1.2 * box[3] <= box[2] <= 6 * box[3]:  # four digits, not sixteen
+            continue
+        text = engine.read_line(_crop(grey, box, 0), DIGIT_WHITELIST)
+        c = parse_code(text.text)
+        if c is not None:
+            codes.append((box, text, c))
+
+    def judge(name: str, found: list[Any], whitelist: str, parse: Callable[[str], Any],
+              threshold: float, variants: tuple[int, ...]) -> FieldRead[Any]:
+        if len(found) > 1:
+            return FieldRead(None, 0.0, None, f"{len(found)} lines look like the {name}")
+        if not found:
+            exc = errors.get(name)
+            return FieldRead(None, 0.0, None,
+                             exc.why if exc else f"the {name} was not found on the card")
+        box, text, value = found[0]
+        conf, problem = _confirm(grey, box, text, engine, whitelist, parse, value, variants,
+                                 name == "security_code")
+        if problem is None and conf < threshold:
+            problem = f"read with too little confidence ({conf:.2f} < {threshold:.2f})"
+        return FieldRead(value, conf, box, problem)
+
+    birth = judge("birth", births, DATE_WHITELIST, parse_birth, thresholds.birth, (1,))
+    expiry = judge("expiry", expiries, DATE_WHITELIST, parse_expiry, thresholds.expiry, (1,))
+    code = judge("security_code", codes, DIGIT_WHITELIST, parse_code,
+                 thresholds.security_code, (1, 2))
+    problem: CardFrontError | None = None
+    for name, f in (("birth", birth), ("expiry", expiry), ("security_code", code)):
+        if f.problem is not None:
+            problem = CardFrontError(name, f.problem + "; take a sharper photo of the whole "
+                                     "card, without glare, or type 照合番号B")
+            break
+    if problem is None:
+        assert birth.value is not None and expiry.value is not None
+        try:
+            check_plausible(birth.value, expiry.value, today)
+        except CardFrontError as exc:
+            problem = exc
+    return CardFrontRead(birth, expiry, code, time.perf_counter() - start, engine.name, problem)
+
+
+def read_card_front(image: bytes | Any, engine: OcrEngine | None = None, *,
+                    thresholds: Thresholds | None = None,
+                    today: dt.date | None = None) -> CardFrontRead:
+    """Read a photo of the card front (encoded bytes or a BGR array).
+
+    Returns a :class:`CardFrontRead` (check ``accepted``); an image without a findable card
+    gives a refused read too, never an exception, except :class:`CardFrontError` for bytes
+    that are not an image."""
+    import time
+
+    start = time.perf_counter()
+    img = decode_image(image) if isinstance(image, (bytes, bytearray)) else image
+    try:
+        card = find_card(img)
+    except CardFrontError as exc:
+        none: FieldRead[Any] = FieldRead(None, 0.0, None, exc.why)
+        return CardFrontRead(none, none, none, time.perf_counter() - start, "", exc)
+    read = read_fields(card, engine, thresholds=thresholds, today=today)
+    return CardFrontRead(read.birth, read.expiry, read.security_code,
+                         time.perf_counter() - start, read.engine, read.problem)
