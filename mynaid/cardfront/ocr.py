@@ -1,7 +1,7 @@
 """The OCR engine adapter: one small line image in, its text with per-character confidences out.
 
-Tesseract (LSTM engine, Japanese model ``jpn`` from Debian's tesseract-ocr-jpn) reads every
-field. Two bindings are supported:
+Tesseract (LSTM engine, the Japanese script model from Debian's tesseract-ocr-script-jpan,
+else ``jpn`` from tesseract-ocr-jpn) reads every field. Two bindings are supported:
 
 * **tesserocr** (preferred): a C++ binding whose manylinux wheel bundles libtesseract; the
   model is loaded once per process and each small line then takes ~10-40 ms here.
@@ -24,7 +24,10 @@ from mynaid.errors import DependencyMissingError
 
 TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
                  "/usr/share/tessdata")
-LANG = "jpn"
+#: Tesseract models in order of preference: the Japanese *script* model (Debian
+#: tesseract-ocr-script-jpan), trained on many more fonts, reads the digits of the dates far
+#: more reliably than the language model ``jpn`` (tesseract-ocr-jpn), the fallback.
+LANGS = ("Japanese", "jpn")
 
 
 @dataclass(frozen=True)
@@ -55,15 +58,17 @@ class OcrEngine(Protocol):
         ...
 
 
-def tessdata_dir() -> str:
-    """The directory holding ``jpn.traineddata``; :class:`DependencyMissingError` if none."""
-    for candidate in (os.environ.get("MYNAID_TESSDATA"), os.environ.get("TESSDATA_PREFIX"),
-                      *TESSDATA_DIRS):
-        if candidate and (Path(candidate) / f"{LANG}.traineddata").is_file():
-            return candidate
+def tessdata_dir() -> tuple[str, str]:
+    """The directory holding a Japanese model, and the model's name;
+    :class:`DependencyMissingError` if there is none."""
+    for lang in LANGS:
+        for candidate in (os.environ.get("MYNAID_TESSDATA"), os.environ.get("TESSDATA_PREFIX"),
+                          *TESSDATA_DIRS):
+            if candidate and (Path(candidate) / f"{lang}.traineddata").is_file():
+                return candidate, lang
     raise DependencyMissingError(
-        "no Japanese Tesseract model: install the Debian package tesseract-ocr-jpn "
-        "(or set $MYNAID_TESSDATA to a directory with jpn.traineddata)")
+        "no Japanese Tesseract model: install the Debian package tesseract-ocr-script-jpan "
+        "(or set $MYNAID_TESSDATA to a directory with Japanese.traineddata)")
 
 
 class TesserocrEngine:
@@ -76,7 +81,8 @@ class TesserocrEngine:
 
         self._tesserocr = tesserocr
         self._lock = threading.Lock()
-        self._api = tesserocr.PyTessBaseAPI(path=tessdata_dir(), lang=LANG,
+        path, self.lang = tessdata_dir()
+        self._api = tesserocr.PyTessBaseAPI(path=path, lang=self.lang,
                                             psm=tesserocr.PSM.SINGLE_LINE,
                                             oem=tesserocr.OEM.LSTM_ONLY)
         self._whitelist: str | None = None
@@ -122,13 +128,13 @@ class PytesseractEngine:
         import pytesseract
 
         self._pt = pytesseract
-        self._dir = tessdata_dir()
+        self._dir, self.lang = tessdata_dir()
 
     def read_line(self, image: Any, whitelist: str) -> LineText:
         from PIL import Image
 
         data = self._pt.image_to_data(
-            Image.fromarray(image), lang=LANG, output_type=self._pt.Output.DICT,
+            Image.fromarray(image), lang=self.lang, output_type=self._pt.Output.DICT,
             config=f'--psm 7 --oem 1 --tessdata-dir "{self._dir}" '
                    f"-c tessedit_char_whitelist={whitelist}")
         chars: list[str] = []
