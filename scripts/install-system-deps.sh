@@ -2,9 +2,10 @@
 # Install the system packages the test suite needs (Debian/Ubuntu), when root and missing:
 # pcscd and vsmartcard-vpcd (the real PC/SC stack with a virtual reader), opensc and
 # pcsc-tools (independent clients for cross-checks), swig and libpcsclite-dev (to build
-# pyscard, which has no Linux wheels), openssl, iproute2 and util-linux (namespace tools).
+# pyscard, which has no Linux wheels), openssl, iproute2 and util-linux (namespace tools);
+# tesseract-ocr with its Japanese models and Japanese fonts (card-front OCR and its test images).
 set -eu
-PACKAGES="pcscd vsmartcard-vpcd opensc pcsc-tools swig libpcsclite-dev openssl iproute2 util-linux procps"
+PACKAGES="pcscd vsmartcard-vpcd opensc pcsc-tools swig libpcsclite-dev openssl iproute2 util-linux procps tesseract-ocr tesseract-ocr-jpn tesseract-ocr-script-jpan fonts-noto-cjk fonts-ipafont-gothic fonts-ipafont-mincho"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

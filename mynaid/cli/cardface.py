@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mynaid.cli.main import Settings, emit, pass_settings, write_private
+from mynaid.cli.scan import scan_option, scanned_collation_b, scanned_credential
 
 if TYPE_CHECKING:
     from mynaid.integrity import IntegrityReport, IssuerKey
@@ -55,6 +56,9 @@ def read_credential(name: str, birth: str | None, expiry_year: int | None) -> st
     """The secret for credential ``name``: prompted, or built for pin-b from its parts."""
     from mynaid.cli.secrets import read_secret
 
+    scanned = scanned_collation_b(name)  # --scan / --camera: from the card front
+    if scanned is not None:
+        return scanned
     if name == "pin-b" and (birth or expiry_year):
         from mynaid.era import build_pin_b, parse_gregorian
 
@@ -121,6 +125,7 @@ def _birth_text(text: str, date: Any) -> str:
 @_pin_b_options
 @_issuer_key_option
 @_common_options
+@scan_option
 @pass_settings
 def text(settings: Settings, credential: str, birth: str | None,
          expiry_year: int | None, issuer_keys: tuple[Path, ...], force: bool,
@@ -130,6 +135,7 @@ def text(settings: Settings, credential: str, birth: str | None,
 
     settings.json = settings.json or as_json
     keys = _issuer_keys(issuer_keys)
+    credential = scanned_credential(credential)
     secret = read_credential(credential, birth, expiry_year)
     with settings.protocol() as protocol:
         data = TextSession(protocol).read(secret, credential, force=force)
@@ -158,6 +164,7 @@ def _read_face(settings: Settings, credential: str, birth: str | None,
                expiry_year: int | None, force: bool) -> Any:
     from mynaid.sessions.visual import VisualSession
 
+    credential = scanned_credential(credential)
     secret = read_credential(credential, birth, expiry_year)
     with settings.protocol() as protocol:
         return VisualSession(protocol).read(secret, credential, force=force)
@@ -174,6 +181,7 @@ def _visual_credential(f: Any) -> Any:
 @_pin_b_options
 @_issuer_key_option
 @_common_options
+@scan_option
 @pass_settings
 @click.pass_context
 def visual(ctx: click.Context, settings: Settings, credential: str, birth: str | None,
@@ -215,6 +223,7 @@ def visual(ctx: click.Context, settings: Settings, credential: str, birth: str |
 @_visual_credential
 @_pin_b_options
 @click.option("--force", is_flag=True, help="Attempt even when a failure could block the key.")
+@scan_option
 @pass_settings
 def visual_photo(settings: Settings, output: Path, fmt: str, credential: str,
                  birth: str | None, expiry_year: int | None, force: bool) -> None:
@@ -237,6 +246,7 @@ def visual_photo(settings: Settings, output: Path, fmt: str, credential: str,
 @_visual_credential
 @_pin_b_options
 @click.option("--force", is_flag=True, help="Attempt even when a failure could block the key.")
+@scan_option
 @pass_settings
 def visual_images(settings: Settings, output: Path, credential: str, birth: str | None,
                   expiry_year: int | None, force: bool) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 import click
 
 from mynaid.cli.main import Settings, emit, pass_settings
+from mynaid.cli.scan import kiosk_collation_b_source, scan_option
 from mynaid.kiosk import KioskTimeout, Method, Step
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ class TerminalKioskUI:
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Trusted visual-AP issuer key (PEM; repeatable; also $MYNAID_ISSUER_KEYS). "
                    "The face route needs one to show the card face authentic.")
+@scan_option(camera="--scan-camera")
 @pass_settings
 def kiosk(settings: Settings, camera: str | None, method: str | None, face_attempts: int,
           threshold: float | None, issuer_keys: tuple[Path, ...]) -> None:
@@ -133,7 +135,7 @@ def kiosk(settings: Settings, camera: str | None, method: str | None, face_attem
 
         frames = open_frame_source(int(camera) if camera.isdigit() else camera)
         face = CameraFaceRoute(FaceMatcher(threshold=threshold), frames)
-    ui = TerminalKioskUI(Method(method) if method else None)
+    ui = kiosk_collation_b_source(TerminalKioskUI(Method(method) if method else None))
     try:
         with settings.protocol() as protocol:
             card = SessionKioskCard(protocol, issuer_keys=load_issuer_keys(issuer_keys))

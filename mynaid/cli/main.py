@@ -338,6 +338,7 @@ FEATURE_MODULES = (
     "mynaid.cli.diag",
     "mynaid.cli.face",
     "mynaid.cli.kiosk",
+    "mynaid.cli.scan",
 )
 
 
