@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mynaid.cardfront import read_card_front  # noqa: E402
-from mynaid.cardfront.holders import generate_samples  # noqa: E402
-from mynaid.cardfront.ocr import default_engine  # noqa: E402
-from mynaid.era import build_pin_b  # noqa: E402
+from mynaid.cardfront import read_card_front
+from mynaid.cardfront.holders import generate_samples
+from mynaid.cardfront.ocr import default_engine
+from mynaid.era import build_pin_b
 
 TODAY = dt.date(2026, 12, 1)
 

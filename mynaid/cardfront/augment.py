@@ -98,7 +98,7 @@ def augment(card_rgb: Any, rng: random.Random, kind: str | None = None) -> Shot:
     if kind != "scan":  # a soft shadow under the card
         shadow = cv2.GaussianBlur(mask, (0, 0), 6)
         bg = (bg.astype(np.float32) * (1 - 0.35 * shadow[..., None] / 255)).astype(np.uint8)
-    img = np.where(mask[..., None] > 127, warped, bg).astype(np.float32)
+    img: Any = np.where(mask[..., None] > 127, warped, bg).astype(np.float32)
     if kind == "scan":  # the card's edge casts a thin grey line on the scanner glass
         edge = cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
         img[edge] = rng.randint(150, 200)
@@ -117,7 +117,8 @@ def augment(card_rgb: Any, rng: random.Random, kind: str | None = None) -> Shot:
     if blur > 0:
         img = cv2.GaussianBlur(img, (0, 0), blur)
     noise = rng.uniform(0, 7)
-    img += np.random.default_rng(rng.getrandbits(32)).normal(0, noise, img.shape)
+    img = img + np.random.default_rng(rng.getrandbits(32)).normal(
+        0, noise, img.shape).astype(np.float32)
     out = np.clip(img, 0, 255).astype(np.uint8)
     quality = rng.randint(45, 95)
     ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])

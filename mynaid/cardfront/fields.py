@@ -122,17 +122,17 @@ def _find_photo(grey: Any) -> tuple[int, int, int, int] | None:
 def _text_lines(grey: Any, photo: tuple[int, int, int, int] | None
                 ) -> tuple[list[tuple[int, int, int, int]], Any]:
     """The text lines' boxes, and the image with the printed rules painted over."""
-    h, w = grey.shape
+    w = grey.shape[1]
     ink = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C,
                                 cv2.THRESH_BINARY_INV, 31, 15)
     if photo is not None:
         x, y, bw, bh = photo
         ink[max(0, y - 4) : y + bh + 4, max(0, x - 4) : x + bw + 4] = 0
     # Printed rules (the expiry's box, the card's own edge) are not text.
-    rules = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, 70), np.uint8)) | \
-        cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((36, 1), np.uint8))
+    rules = cv2.bitwise_or(cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, 70), np.uint8)),
+                           cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((36, 1), np.uint8)))
     rules = cv2.dilate(rules, np.ones((5, 5), np.uint8))
-    ink &= ~rules
+    ink = cv2.bitwise_and(ink, cv2.bitwise_not(rules))
     clean = grey.copy()
     clean[rules > 0] = int(np.percentile(grey, 80))
     ink = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
@@ -303,7 +303,7 @@ def read_card_front(image: bytes | Any, engine: OcrEngine | None = None, *,
     import time
 
     start = time.perf_counter()
-    img = decode_image(image) if isinstance(image, (bytes, bytearray)) else image
+    img = decode_image(bytes(image)) if isinstance(image, (bytes, bytearray)) else image
     try:
         card = find_card(img)
     except CardFrontError as exc:

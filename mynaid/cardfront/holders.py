@@ -21,7 +21,8 @@ _GIVEN = ("太郎", "花子", "翔太", "陽菜", "健", "美咲", "大輔", "�
           "蓮", "葵", "浩二", "恵子", "悠真", "凛")
 _FOREIGN = ("SMITH JOHN", "NGUYEN VAN AN", "GARCIA MARIA", "KIM MINJUN", "ワン　シャオミン",
             "SILVA ANA", "パテル　ラジ", "MÜLLER ANNA")
-_PLACES = ("東京都千代田区千代田１－１", "大阪府大阪市北区梅田３－４－５", "北海道札幌市中央区北一条西２－１",
+_PLACES = ("東京都千代田区千代田１－１", "大阪府大阪市北区梅田３－４－５",
+           "北海道札幌市中央区北一条西２－１",
            "福岡県福岡市博多区博多駅前２－３－６", "愛知県名古屋市中区栄４－１－１２",
            "神奈川県横浜市西区みなとみらい２－２－１－１０１", "京都府京都市左京区吉田本町３６")
 
@@ -45,7 +46,7 @@ def expiry_for(birth: dt.date, issued: dt.date) -> dt.date:
 
 def generate_holders(seed: int, count: int, today: dt.date) -> list[CardFrontData]:
     """``count`` holders, the same for the same seed; about a quarter foreign residents."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - test data, reproducible by design
     out = []
     for i in range(count):
         foreign = i % 4 == 3
@@ -96,7 +97,7 @@ def generate_samples(seed: int, holders: int, per_holder: int,
     from mynaid.cardfront.augment import augment
 
     fonts = available_fonts()
-    rng = random.Random(seed + 1)
+    rng = random.Random(seed + 1)  # noqa: S311 - test data, reproducible by design
     n = 0
     for holder in generate_holders(seed, holders, today):
         for _ in range(per_holder):

@@ -139,7 +139,7 @@ class PytesseractEngine:
                    f"-c tessedit_char_whitelist={whitelist}")
         chars: list[str] = []
         confs: list[float] = []
-        for word, conf in zip(data["text"], data["conf"]):
+        for word, conf in zip(data["text"], data["conf"], strict=False):
             word = str(word).strip()
             if word:
                 chars.append(word)

@@ -34,12 +34,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 import click
 
 from mynaid.cli.main import Settings, emit, pass_settings, write_private
 from mynaid.errors import CardFrontError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 if TYPE_CHECKING:
     from mynaid.cardfront.confirm import Confirmation
@@ -88,7 +90,7 @@ def _camera_frames(camera: str) -> list[Any]:
         raise DependencyMissingError("--camera needs OpenCV: pip install 'mynaid[ocr]'") \
             from exc
     cap = cv2.VideoCapture(int(camera) if camera.isdigit() else camera)
-    frames = []
+    frames: list[Any] = []
     try:
         if not cap.isOpened():
             raise CardFrontError("image", f"cannot open camera {camera}")
@@ -196,10 +198,14 @@ def _store(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
-def scan_option(f: Any = None, *, camera: str = "--camera") -> Any:
+@overload
+def scan_option(f: F) -> F: ...
+@overload
+def scan_option(f: None = None, *, camera: str = ...) -> Callable[[F], F]: ...
+def scan_option(f: F | None = None, *, camera: str = "--camera") -> F | Callable[[F], F]:
     """Add ``--scan FILE`` and ``camera`` (``--camera DEV``) to a click command: 照合番号B
     then comes from the card front (see :func:`scanned_collation_b`)."""
-    def decorate(func: Any) -> Any:
+    def decorate(func: F) -> F:
         func = click.option(
             camera, "scan_camera", metavar="DEV", expose_value=False, callback=_store,
             help="Take 照合番号B from a live shot of the card front (camera index or "
