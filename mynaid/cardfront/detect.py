@@ -37,17 +37,32 @@ class RectifiedCard:
 
 def decode_image(data: bytes) -> Any:
     """Decode image bytes (JPEG, PNG, ...) to BGR, refusing what is not a bounded image."""
+    if not data:
+        raise CardFrontError("image", "the file is empty")
     if len(data) > 64 * 1024 * 1024:
         raise CardFrontError("image", "the image file is larger than 64 MiB")
-    buf = np.frombuffer(data, np.uint8)
-    # The header's size, before decoding: reject huge images without allocating them.
-    img = cv2.imdecode(buf, cv2.IMREAD_REDUCED_COLOR_2) if len(data) > 8_000_000 else None
-    if img is None:
-        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    # The header's size first (Pillow reads only the header): a huge image is refused
+    # before any pixel is allocated.
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                width, height = probe.size
+    except Exception:  # Pillow raises many types for hostile headers; all mean "no"
+        raise CardFrontError("image", "the file is not an image that can be read") from None
+    if width * height > MAX_PIXELS or width <= 0 or height <= 0:
+        raise CardFrontError("image", "the image has too many pixels")
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        img = None
     if img is None:
         raise CardFrontError("image", "the file is not an image OpenCV can decode")
-    if img.shape[0] * img.shape[1] > MAX_PIXELS:
-        raise CardFrontError("image", "the image has too many pixels")
     return img
 
 
