@@ -190,21 +190,38 @@ def _line_confidence(line: LineText, strict: bool) -> float:
     return line.mean_confidence if line.min_confidence >= 0.1 else 0.0
 
 
-def _confirm(grey: Any, box: tuple[int, int, int, int], first: LineText, engine: OcrEngine,
-             whitelist: str, parse: Callable[[str], T | None], value: T,
-             variants: tuple[int, ...], strict: bool) -> tuple[float, str | None]:
-    """Re-read ``box`` in ``variants``; the lowest confidence, and a problem if they differ."""
-    conf = _line_confidence(first, strict)
-    for v in variants:
-        again = engine.read_line(_crop(grey, box, v), whitelist)
+def _date_kind(text: str, errors: dict[str, CardFrontError]) -> str | None:
+    """``birth`` or ``expiry`` when the line says one (a date that does not exist is
+    remembered in ``errors``, so a refusal can say so), else None."""
+    for kind, parse in (("birth", parse_birth), ("expiry", parse_expiry)):
         try:
-            other = parse(again.text)
+            if parse(text) is not None:
+                return kind
+        except CardFrontError as exc:
+            errors.setdefault(kind, exc)
+            return kind
+    return None
+
+
+def _vote(reads: list[LineText], parse: Callable[[str], T | None], need: int,
+          strict: bool) -> tuple[T | None, float, str | None]:
+    """The value most reads agree on. Reads that say nothing valid (a dropped digit, a day
+    36) abstain; any two valid reads that differ refuse the field, and so do fewer than
+    ``need`` agreeing reads. The confidence is the lowest of the agreeing reads'."""
+    values: list[tuple[T, LineText]] = []
+    for line in reads:
+        try:
+            value = parse(line.text)
         except CardFrontError:
-            other = None
-        if other != value:
-            return 0.0, "two reads of the field disagree"
-        conf = min(conf, _line_confidence(again, strict))
-    return conf, None
+            value = None
+        if value is not None:
+            values.append((value, line))
+    if len({repr(v) for v, _ in values}) > 1:
+        return None, 0.0, "reads of the field disagree"
+    if len(values) < need:
+        return None, 0.0, f"only {len(values)} of {len(reads)} reads are clear"
+    conf = min(_line_confidence(line, strict) for _, line in values)
+    return values[0][0], conf, None
 
 
 def read_fields(card: RectifiedCard, engine: OcrEngine | None = None, *,
@@ -220,9 +237,6 @@ def read_fields(card: RectifiedCard, engine: OcrEngine | None = None, *,
     h, w = card.grey.shape
     photo = _find_photo(card.grey)
     lines, grey = _text_lines(card.grey, photo)
-    births: list[tuple[tuple[int, int, int, int], LineText, BirthDate]] = []
-    expiries: list[tuple[tuple[int, int, int, int], LineText, dt.date]] = []
-    codes: list[tuple[tuple[int, int, int, int], LineText, str]] = []
     errors: dict[str, CardFrontError] = {}
     if photo is not None:
         px, py, pw, ph = photo
@@ -230,53 +244,50 @@ def read_fields(card: RectifiedCard, engine: OcrEngine | None = None, *,
                  and b[0] < px + pw + 20]
     else:  # no photo found: the lower right quarter, where it would be
         below = [b for b in lines if b[1] > h * 0.6 and b[0] > w * 0.55]
+    # Which line says what: the first read decides; a line that looks partly like a date
+    # (年, 生, 有効) gets a second read at another scale before it is given up.
+    found: dict[str, list[tuple[tuple[int, int, int, int], list[LineText]]]] = {
+        "birth": [], "expiry": [], "security_code": []}
     for box in lines:
-        if box in below:
+        if box in below or box[2] < 4.5 * box[3]:  # a date is at least ~8 characters wide
             continue
-        if box[2] < 4.5 * box[3]:  # a date line is at least ~8 characters wide
-            continue
-        text = engine.read_line(_crop(grey, box, 0), DATE_WHITELIST)
-        try:
-            b = parse_birth(text.text)
-            if b is not None:
-                births.append((box, text, b))
-                continue
-        except CardFrontError as exc:
-            errors.setdefault("birth", exc)
-            continue
-        try:
-            e = parse_expiry(text.text)
-            if e is not None:
-                expiries.append((box, text, e))
-        except CardFrontError as exc:
-            errors.setdefault("expiry", exc)
+        reads = [engine.read_line(_crop(grey, box, 0), DATE_WHITELIST)]
+        kind = _date_kind(reads[0].text, errors)
+        if kind is None and any(k in reads[0].text for k in ("年", "生", "有効")):
+            reads.append(engine.read_line(_crop(grey, box, 1), DATE_WHITELIST))
+            kind = _date_kind(reads[1].text, errors)
+        if kind is not None:
+            found[kind].append((box, reads))
     for box in below:
         if not 1.2 * box[3] <= box[2] <= 6 * box[3]:  # four digits, not sixteen
             continue
-        text = engine.read_line(_crop(grey, box, 0), DIGIT_WHITELIST)
-        c = parse_code(text.text)
-        if c is not None:
-            codes.append((box, text, c))
+        found["security_code"].append((box, []))
 
-    def judge(name: str, found: list[Any], whitelist: str, parse: Callable[[str], Any],
-              threshold: float, variants: tuple[int, ...]) -> FieldRead[Any]:
-        if len(found) > 1:
-            return FieldRead(None, 0.0, None, f"{len(found)} lines look like the {name}")
-        if not found:
+    def judge(name: str, whitelist: str, parse: Callable[[str], Any], threshold: float,
+              need: int) -> FieldRead[Any]:
+        candidates = found[name]
+        if len(candidates) > 1:
+            return FieldRead(None, 0.0, None, f"{len(candidates)} lines look like the {name}")
+        if not candidates:
             exc = errors.get(name)
             return FieldRead(None, 0.0, None,
                              exc.why if exc else f"the {name} was not found on the card")
-        box, text, value = found[0]
-        conf, problem = _confirm(grey, box, text, engine, whitelist, parse, value, variants,
-                                 name == "security_code")
+        box, reads = candidates[0]
+        for v in range(3):
+            if v >= len(reads):
+                reads.append(engine.read_line(_crop(grey, box, v), whitelist))
+        strict = name == "security_code"
+        if strict:  # digits: the English model too, an independent second opinion
+            for v in (0, 1):
+                reads.append(engine.read_digits(_crop(grey, box, v)))
+        value, conf, problem = _vote(reads, parse, need, strict)
         if problem is None and conf < threshold:
             problem = f"read with too little confidence ({conf:.2f} < {threshold:.2f})"
         return FieldRead(value, conf, box, problem)
 
-    birth = judge("birth", births, DATE_WHITELIST, parse_birth, thresholds.birth, (1, 2))
-    expiry = judge("expiry", expiries, DATE_WHITELIST, parse_expiry, thresholds.expiry, (1, 2))
-    code = judge("security_code", codes, DIGIT_WHITELIST, parse_code,
-                 thresholds.security_code, (1, 2))
+    birth = judge("birth", DATE_WHITELIST, parse_birth, thresholds.birth, 2)
+    expiry = judge("expiry", DATE_WHITELIST, parse_expiry, thresholds.expiry, 2)
+    code = judge("security_code", DIGIT_WHITELIST, parse_code, thresholds.security_code, 3)
     problem: CardFrontError | None = None
     for name, f in (("birth", birth), ("expiry", expiry), ("security_code", code)):
         if f.problem is not None:

@@ -57,6 +57,10 @@ class OcrEngine(Protocol):
         """``image``: a greyscale uint8 array, dark text on a light background."""
         ...
 
+    def read_digits(self, image: Any) -> LineText:
+        """A line of digits read by a second model (English), for a second opinion."""
+        ...
+
 
 def tessdata_dir() -> tuple[str, str]:
     """The directory holding a Japanese model, and the model's name;
@@ -86,35 +90,53 @@ class TesserocrEngine:
                                             psm=tesserocr.PSM.SINGLE_LINE,
                                             oem=tesserocr.OEM.LSTM_ONLY)
         self._whitelist: str | None = None
+        self._digits: Any = None
+        self._path = path
 
     def read_line(self, image: Any, whitelist: str) -> LineText:
-        from PIL import Image
-
-        tr = self._tesserocr
         with self._lock:
             if whitelist != self._whitelist:
                 self._api.SetVariable("tessedit_char_whitelist", whitelist)
                 self._whitelist = whitelist
-            self._api.SetImage(Image.fromarray(image))
-            self._api.Recognize()
-            chars: list[str] = []
-            confs: list[float] = []
-            it = self._api.GetIterator()
-            level = tr.RIL.SYMBOL
-            if it is None:  # nothing recognised
-                return LineText("", ())
-            for sym in tr.iterate_level(it, level):
-                try:
-                    text = sym.GetUTF8Text(level)
-                except RuntimeError:  # an empty result ("No text returned")
-                    continue
-                if text and text.strip():
-                    chars.append(text.strip())
-                    confs.append(max(0.0, min(1.0, sym.Confidence(level) / 100.0)))
-            return LineText("".join(chars), tuple(confs))
+            return self._read(self._api, image)
+
+    def read_digits(self, image: Any) -> LineText:
+        tr = self._tesserocr
+        with self._lock:
+            if self._digits is None:
+                if not (Path(self._path) / "eng.traineddata").is_file():
+                    return LineText("", ())  # no second model: an abstaining read
+                self._digits = tr.PyTessBaseAPI(path=self._path, lang="eng",
+                                                psm=tr.PSM.SINGLE_LINE, oem=tr.OEM.LSTM_ONLY)
+                self._digits.SetVariable("tessedit_char_whitelist", "0123456789")
+            return self._read(self._digits, image)
+
+    def _read(self, api: Any, image: Any) -> LineText:
+        from PIL import Image
+
+        tr = self._tesserocr
+        api.SetImage(Image.fromarray(image))
+        api.Recognize()
+        chars: list[str] = []
+        confs: list[float] = []
+        it = api.GetIterator()
+        level = tr.RIL.SYMBOL
+        if it is None:  # nothing recognised
+            return LineText("", ())
+        for sym in tr.iterate_level(it, level):
+            try:
+                text = sym.GetUTF8Text(level)
+            except RuntimeError:  # an empty result ("No text returned")
+                continue
+            if text and text.strip():
+                chars.append(text.strip())
+                confs.append(max(0.0, min(1.0, sym.Confidence(level) / 100.0)))
+        return LineText("".join(chars), tuple(confs))
 
     def close(self) -> None:
         self._api.End()
+        if self._digits is not None:
+            self._digits.End()
 
 
 class PytesseractEngine:
@@ -145,6 +167,9 @@ class PytesseractEngine:
                 chars.append(word)
                 confs += [max(0.0, float(conf) / 100.0)] * len(word)
         return LineText("".join(chars), tuple(confs))
+
+    def read_digits(self, image: Any) -> LineText:
+        return LineText("", ())  # one tesseract run per read is slow already: abstain
 
 
 _default: OcrEngine | None = None
