@@ -165,7 +165,9 @@ def find_card(image: Any) -> RectifiedCard:
         if err > 0.18:
             continue
         area = float(cv2.contourArea(quad))
-        score = area * (1 - err) * _edge_support(quad, edges) ** 2
+        if area > 0.9 * small.shape[0] * small.shape[1]:
+            continue  # the frame's own border (the whole-frame case is handled below)
+        score = area * (1 - err) * _edge_support(quad, edges) ** 3
         if score > best_score:
             best, best_score = quad, score
     if best is None:

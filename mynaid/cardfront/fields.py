@@ -261,7 +261,9 @@ def read_fields(card: RectifiedCard, engine: OcrEngine | None = None, *,
     for box in below:
         if not 1.2 * box[3] <= box[2] <= 6 * box[3]:  # four digits, not sixteen
             continue
-        found["security_code"].append((box, []))
+        first = engine.read_line(_crop(grey, box, 0), DIGIT_WHITELIST)
+        if len(first.text) >= 2:  # digits, not a stray mark or a character
+            found["security_code"].append((box, [first]))
 
     def judge(name: str, whitelist: str, parse: Callable[[str], Any], threshold: float,
               need: int) -> FieldRead[Any]:
