@@ -5,9 +5,9 @@ blocks of ink (the photo and the printed box lines removed first). Lines shaped 
 are read with a whitelist of digits and the date kanji and kept when they *say* a birth
 date (``…年…月…日生``) or an expiry (``…年…月…日まで有効``); the lines below the photo are
 read as digits, and the one that is exactly four digits is the security code (the 16-digit
-serial is the other). Every kept field is read again from a differently prepared image
-(three reads in all): the reads must agree, and the lowest character confidence of
-all of them is the field's confidence.
+serial is the other). Every kept field is read at three scales (the code also by a second,
+English, model: six reads): see :func:`_vote` for how the reads must agree; the lowest
+character confidence of the agreeing reads is the field's confidence.
 """
 
 from __future__ import annotations
@@ -204,10 +204,11 @@ def _date_kind(text: str, errors: dict[str, CardFrontError]) -> str | None:
 
 
 def _vote(reads: list[LineText], parse: Callable[[str], T | None], need: int,
-          strict: bool) -> tuple[T | None, float, str | None]:
+          strict: bool, dissent: int = 0) -> tuple[T | None, float, str | None]:
     """The value most reads agree on. Reads that say nothing valid (a dropped digit, a day
-    36) abstain; any two valid reads that differ refuse the field, and so do fewer than
-    ``need`` agreeing reads. The confidence is the lowest of the agreeing reads'."""
+    36) abstain; more than ``dissent`` valid reads that differ from the majority refuse the
+    field, and so do fewer than ``need`` agreeing reads (plus one per dissenting read).
+    The confidence is the lowest of the agreeing reads'."""
     values: list[tuple[T, LineText]] = []
     for line in reads:
         try:
@@ -216,12 +217,18 @@ def _vote(reads: list[LineText], parse: Callable[[str], T | None], need: int,
             value = None
         if value is not None:
             values.append((value, line))
-    if len({repr(v) for v, _ in values}) > 1:
+    tally: dict[str, list[tuple[T, LineText]]] = {}
+    for v, line in values:
+        tally.setdefault(repr(v), []).append((v, line))
+    if not tally:
+        return None, 0.0, f"none of {len(reads)} reads is clear"
+    best = max(tally.values(), key=len)
+    if len(values) - len(best) > dissent:
         return None, 0.0, "reads of the field disagree"
-    if len(values) < need:
-        return None, 0.0, f"only {len(values)} of {len(reads)} reads are clear"
-    conf = min(_line_confidence(line, strict) for _, line in values)
-    return values[0][0], conf, None
+    if len(best) < need + (len(values) - len(best)):  # each dissent asks one more agreeing
+        return None, 0.0, f"only {len(best)} of {len(reads)} reads agree"
+    conf = min(_line_confidence(line, strict) for _, line in best)
+    return best[0][0], conf, None
 
 
 def read_fields(card: RectifiedCard, engine: OcrEngine | None = None, *,
@@ -262,11 +269,17 @@ def read_fields(card: RectifiedCard, engine: OcrEngine | None = None, *,
         if not 1.2 * box[3] <= box[2] <= 6 * box[3]:  # four digits, not sixteen
             continue
         first = engine.read_line(_crop(grey, box, 0), DIGIT_WHITELIST)
-        if len(first.text) >= 2:  # digits, not a stray mark or a character
-            found["security_code"].append((box, [first]))
+        other = engine.read_digits(_crop(grey, box, 0))
+        if len(first.text) >= 2 or len(other.text) >= 2:  # digits, not a stray mark
+            found["security_code"].append((box, [first, other]))
+    codes = found["security_code"]
+    if len(codes) > 1:  # the code is printed larger than the serial (or a piece of it)
+        codes.sort(key=lambda c: -c[0][3])
+        if codes[0][0][3] >= 1.25 * codes[1][0][3]:
+            del codes[1:]
 
     def judge(name: str, whitelist: str, parse: Callable[[str], Any], threshold: float,
-              need: int) -> FieldRead[Any]:
+              need: int, dissent: int = 0) -> FieldRead[Any]:
         candidates = found[name]
         if len(candidates) > 1:
             return FieldRead(None, 0.0, None, f"{len(candidates)} lines look like the {name}")
@@ -275,21 +288,24 @@ def read_fields(card: RectifiedCard, engine: OcrEngine | None = None, *,
             return FieldRead(None, 0.0, None,
                              exc.why if exc else f"the {name} was not found on the card")
         box, reads = candidates[0]
-        for v in range(3):
-            if v >= len(reads):
-                reads.append(engine.read_line(_crop(grey, box, v), whitelist))
         strict = name == "security_code"
         if strict:  # digits: the English model too, an independent second opinion
-            for v in (0, 1):
-                reads.append(engine.read_digits(_crop(grey, box, v)))
-        value, conf, problem = _vote(reads, parse, need, strict)
+            reads += [engine.read_line(_crop(grey, box, v), whitelist) for v in (1, 2)]
+            reads += [engine.read_digits(_crop(grey, box, v)) for v in (1, 2)]
+        else:
+            reads += [engine.read_line(_crop(grey, box, v), whitelist)
+                      for v in range(len(reads), 3)]
+        value, conf, problem = _vote(reads, parse, need, strict, dissent)
         if problem is None and conf < threshold:
             problem = f"read with too little confidence ({conf:.2f} < {threshold:.2f})"
         return FieldRead(value, conf, box, problem)
 
     birth = judge("birth", DATE_WHITELIST, parse_birth, thresholds.birth, 2)
     expiry = judge("expiry", DATE_WHITELIST, parse_expiry, thresholds.expiry, 2)
-    code = judge("security_code", DIGIT_WHITELIST, parse_code, thresholds.security_code, 3)
+    # The code has no cross-check (the dates have the card rules): six reads, two models;
+    # three must agree (four when one says another code, and two dissents refuse).
+    code = judge("security_code", DIGIT_WHITELIST, parse_code, thresholds.security_code, 3,
+                 dissent=1)
     problem: CardFrontError | None = None
     for name, f in (("birth", birth), ("expiry", expiry), ("security_code", code)):
         if f.problem is not None:
