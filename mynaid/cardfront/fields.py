@@ -295,7 +295,16 @@ def read_fields(card: RectifiedCard, engine: OcrEngine | None = None, *,
         else:
             reads += [engine.read_line(_crop(grey, box, v), whitelist)
                       for v in range(len(reads), 3)]
+        x, y, bw, bh = box
+        if x <= 2 or y <= 2 or x + bw >= w - 3 or y + bh >= h - 3:
+            # At the edge of the found card: the field may be cut off (a 3 read as 2).
+            return FieldRead(None, 0.0, box, "the field touches the edge of the card found; "
+                                              "the whole card must be in the picture")
         value, conf, problem = _vote(reads, parse, need, strict, dissent)
+        if strict and value is not None and problem is None and \
+                not any(parse(reads[i].text) == value for i in (0, 2, 3)):
+            # Both models must see the code: one model's steady misreading is not a read.
+            value, conf, problem = None, 0.0, "only one of the two models read the code"
         if problem is None and conf < threshold:
             problem = f"read with too little confidence ({conf:.2f} < {threshold:.2f})"
         return FieldRead(value, conf, box, problem)
