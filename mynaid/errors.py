@@ -192,6 +192,8 @@ class PinLockedByDesignError(PinBlockedError):
     matching or visual confirmation instead (exit 4, like any blocked key)."""
 
     reason: str = "pin-locked-by-design"
+
+
 class InputFileError(MynaidError):
     """A file named on the command line cannot be used as input (unreadable, empty, too
     large, not the expected kind): an input error (exit 1), never a failed verification."""
@@ -204,3 +206,18 @@ class OutputPathError(MynaidError):
     checked before any secret is asked for or spent (exit 1)."""
 
     reason: str = "bad-output-path"
+
+
+class CardFrontError(InvalidSecretError):
+    """A photo of the card front could not be read well enough to build 照合番号B; nothing
+    was sent to the card (:mod:`mynaid.cardfront`). ``field`` says which part failed
+    (``image``, ``card``, ``birth``, ``expiry``, ``security_code``) and the message why, so
+    the caller can ask for a better photo or fall back to typed entry. Messages never repeat
+    what was read (the fields are parts of a secret)."""
+
+    reason: str = "card-front-unreadable"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"card front: {field}: {message}")
+        self.field = field
+        self.why = message

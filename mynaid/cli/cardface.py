@@ -15,6 +15,7 @@ import click
 
 from mynaid.cli.jsonout import sex as sex_fields
 from mynaid.cli.main import Settings, check_output, emit, pass_settings, write_private
+from mynaid.cli.scan import scan_option, scanned_collation_b, scanned_credential
 
 if TYPE_CHECKING:
     from mynaid.integrity import IntegrityReport, IssuerKey
@@ -81,7 +82,12 @@ def read_credential(protocol: Any, app: str, name: str, pin_b_parts: bool = Fals
     if pin_b_parts and name != "pin-b":
         raise click.UsageError("--pin-b-parts is for --with pin-b")
     ref = SECRETS_BY_NAME[_CREDENTIAL_SECRETS[(app, name)]]
-    read = (lambda: read_pin_b(pin_b_parts)) if name == "pin-b" else None
+
+    def pin_b() -> str:
+        scanned = scanned_collation_b(name)  # --scan / --camera: read from the card front
+        return scanned if scanned is not None else read_pin_b(pin_b_parts)
+
+    read = pin_b if name == "pin-b" else None
     return guarded_prompt(protocol, ref, force=force, label=_PROMPTS[name], read=read)
 
 
@@ -149,6 +155,7 @@ def _birth_text(text: str, date: Any) -> str:
 @_issuer_key_option
 @_presence_option
 @_common_options
+@scan_option
 @pass_settings
 def text(settings: Settings, credential: str, pin_b_parts: bool, legacy_birth: str | None,
          legacy_expiry: str | None, issuer_keys: tuple[Path, ...], presence: bool, force: bool,
@@ -159,6 +166,7 @@ def text(settings: Settings, credential: str, pin_b_parts: bool, legacy_birth: s
     _no_argv_secrets(legacy_birth, legacy_expiry)
     settings.json = settings.json or as_json
     keys = _issuer_keys(issuer_keys)
+    credential = scanned_credential(credential)  # --scan / --camera: 照合番号B
     proof: IntegrityReport | None = None
     with settings.protocol() as protocol:
         secret = read_credential(protocol, "text", credential, pin_b_parts, force=force)
@@ -198,6 +206,7 @@ def text(settings: Settings, credential: str, pin_b_parts: bool, legacy_birth: s
 def _read_face(settings: Settings, credential: str, pin_b_parts: bool, force: bool) -> Any:
     from mynaid.sessions.visual import VisualSession
 
+    credential = scanned_credential(credential)  # --scan / --camera: 照合番号B
     with settings.protocol() as protocol:
         secret = read_credential(protocol, "visual", credential, pin_b_parts, force=force)
         return VisualSession(protocol).read(secret, credential, force=force)
@@ -207,6 +216,7 @@ def _read_face_proven(settings: Settings, credential: str, pin_b_parts: bool, fo
                       keys: list[IssuerKey]) -> tuple[Any, Any]:
     from mynaid.sessions.visual import VisualSession
 
+    credential = scanned_credential(credential)  # --scan / --camera: 照合番号B
     with settings.protocol() as protocol:
         secret = read_credential(protocol, "visual", credential, pin_b_parts, force=force)
         return VisualSession(protocol).read_with_presence(secret, credential, keys,
@@ -225,6 +235,7 @@ def _visual_credential(f: Any) -> Any:
 @_issuer_key_option
 @_presence_option
 @_common_options
+@scan_option
 @pass_settings
 @click.pass_context
 def visual(ctx: click.Context, settings: Settings, credential: str, pin_b_parts: bool,
@@ -280,6 +291,7 @@ def visual(ctx: click.Context, settings: Settings, credential: str, pin_b_parts:
 @_visual_credential
 @_pin_b_options
 @click.option("--force", is_flag=True, help="Attempt even when a failure could block the key.")
+@scan_option
 @pass_settings
 def visual_photo(settings: Settings, output: Path, fmt: str, credential: str,
                  pin_b_parts: bool, legacy_birth: str | None, legacy_expiry: str | None,
@@ -312,6 +324,7 @@ def visual_photo(settings: Settings, output: Path, fmt: str, credential: str,
 @_visual_credential
 @_pin_b_options
 @click.option("--force", is_flag=True, help="Attempt even when a failure could block the key.")
+@scan_option
 @pass_settings
 def visual_images(settings: Settings, output: Path, credential: str, pin_b_parts: bool,
                   legacy_birth: str | None, legacy_expiry: str | None, force: bool) -> None:

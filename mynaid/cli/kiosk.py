@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from mynaid.cli.main import Settings, emit, pass_settings
+from mynaid.cli.scan import kiosk_collation_b_source, scan_option
 from mynaid.kiosk import KioskTimeout, Method, Step
 
 if TYPE_CHECKING:
@@ -146,6 +147,7 @@ class TerminalKioskUI:
 @click.option("--step-timeout", default=120.0, show_default=True,
               type=click.FloatRange(min=5.0, max=3600.0),
               help="Seconds each screen waits for an answer.")
+@scan_option(camera="--scan-camera")
 @pass_settings
 def kiosk(settings: Settings, camera: str | None, method: str | None, face_attempts: int,
           threshold: float | None, unsafe_threshold: bool, issuer_keys: tuple[Path, ...],
@@ -178,7 +180,8 @@ def kiosk(settings: Settings, camera: str | None, method: str | None, face_attem
         matcher = _matcher(threshold, unsafe_threshold)
     elif threshold is not None or unsafe_threshold:
         raise click.UsageError("--threshold applies to the face route, which needs --camera")
-    config = KioskConfig(face_attempts=face_attempts, step_timeout=step_timeout)
+    config = KioskConfig(face_attempts=face_attempts, step_timeout=step_timeout,
+                         collation_b_source=kiosk_collation_b_source())
     if web:
         _serve_web(settings, camera, matcher, keys, config, port)
         return

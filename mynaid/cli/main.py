@@ -687,6 +687,7 @@ FEATURE_MODULES = (
     "mynaid.cli.kiosk",
     "mynaid.cli.docsign",
     "mynaid.cli.rp",
+    "mynaid.cli.scan",
 )
 
 
