@@ -172,18 +172,21 @@ def test_test_card_front_gives_its_collation_b() -> None:
 
 def _count_verify(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Wrap every transport the CLI opens in a RecordingTransport; returns them."""
-    import mynaid.connect
+    import importlib
+
     from mynaid.transport.recording import RecordingTransport
 
+    # mynaid.connect is the function; the module of the same name, by its full name.
+    connect_module = importlib.import_module("mynaid.connect")
     made: list[object] = []
-    real = mynaid.connect.open_transport
+    real = connect_module.open_transport
 
     def recording(*args: object, **kwargs: object) -> RecordingTransport:
         t = RecordingTransport(real(*args, **kwargs))  # type: ignore[arg-type]
         made.append(t)
         return t
 
-    monkeypatch.setattr(mynaid.connect, "open_transport", recording)
+    monkeypatch.setattr(connect_module, "open_transport", recording)
     return made
 
 

@@ -105,16 +105,18 @@ def test_swapped_photo_fails_with_its_own_reason(cards: tuple[CardProcess, CardP
 def test_bad_photo_sends_no_verify(cards: tuple[CardProcess, CardProcess], tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process, every transport the CLI opens is a RecordingTransport: count VERIFY."""
+    import importlib
     import io
 
-    import mynaid.connect
     from mynaid.cli.main import main
     from mynaid.connect import connect
     from mynaid.sessions.visual import VisualSession
     from mynaid.transport.recording import RecordingTransport
 
+    # mynaid.connect is the function; the module of the same name, by its full name.
+    connect_module = importlib.import_module("mynaid.connect")
     made: list[RecordingTransport] = []
-    real = mynaid.connect.open_transport
+    real = connect_module.open_transport
 
     def recording(*args: object, **kwargs: object) -> RecordingTransport:
         t = RecordingTransport(real(*args, **kwargs))  # type: ignore[arg-type]
@@ -122,7 +124,7 @@ def test_bad_photo_sends_no_verify(cards: tuple[CardProcess, CardProcess], tmp_p
         return t
 
     photo = write(tmp_path / "bad.jpg", bad_photo())
-    monkeypatch.setattr(mynaid.connect, "open_transport", recording)
+    monkeypatch.setattr(connect_module, "open_transport", recording)
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     for argv in (["visual", "--scan", str(photo)], ["confirm", "--scan", str(photo)],
                  ["text", "--with", "pin-b", "--scan", str(photo)]):

@@ -118,7 +118,8 @@ def _all_options() -> set[str]:
 #: Options of other programs the README shows (make, pip, python, apt, shells, xmlsec1,
 #: the benchmark scripts).
 FOREIGN_OPTIONS = {"--upgrade", "--no-recommends", "--no-install-recommends", "--help",
-                   "--version", "--sign", "--verify", "--only", "--iterations"}
+                   "--version", "--sign", "--verify", "--only", "--iterations", "--holders",
+                   "--per-holder"}
 
 
 def test_every_named_option_exists() -> None:

@@ -7,7 +7,7 @@ the APDU trace of ``-v`` redacts the responses of these applications.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,12 +82,12 @@ def read_credential(protocol: Any, app: str, name: str, pin_b_parts: bool = Fals
     if pin_b_parts and name != "pin-b":
         raise click.UsageError("--pin-b-parts is for --with pin-b")
     ref = SECRETS_BY_NAME[_CREDENTIAL_SECRETS[(app, name)]]
-
-    def pin_b() -> str:
-        scanned = scanned_collation_b(name)  # --scan / --camera: read from the card front
-        return scanned if scanned is not None else read_pin_b(pin_b_parts)
-
-    read = pin_b if name == "pin-b" else None
+    read: Callable[[], str] | None = None
+    if name == "pin-b":
+        # --scan / --camera: the card front is read first, so a bad photo is refused before
+        # the card sees any APDU; then the guard, as for a typed value.
+        scanned = scanned_collation_b(name)
+        read = (lambda: scanned) if scanned is not None else (lambda: read_pin_b(pin_b_parts))
     return guarded_prompt(protocol, ref, force=force, label=_PROMPTS[name], read=read)
 
 
