@@ -130,11 +130,25 @@ def _b64(value: Any, what: str, limit: int = MAX_CERT_B64) -> bytes:
         raise RpError(ServiceReason.MALFORMED, f"{what} must be base64 text") from None
 
 
+#: Parsed certificates by their DER bytes as received: the same card sends the same bytes
+#: every time, so a repeat login finds the same (immutable) object, and :data:`_IDENT` can
+#: find what it derived from that object by identity instead of re-encoding it.
+_PARSED: dict[bytes, x509.Certificate] = {}
+_CACHE_SIZE = 4096
+
+
 def _certificate(der: bytes, what: str) -> x509.Certificate:
+    found = _PARSED.get(der)
+    if found is not None:
+        return found
     try:
-        return x509.load_der_x509_certificate(der)
+        cert = x509.load_der_x509_certificate(der)
     except ValueError:
         raise RpError(Reason.MALFORMED_CERTIFICATE, f"{what} does not parse") from None
+    if len(_PARSED) >= _CACHE_SIZE:
+        _PARSED.clear()  # bounded; a miss costs only a parse
+    _PARSED[der] = cert
+    return cert
 
 
 def _presented(data: dict[str, Any], what: str) -> _Presented:
@@ -174,22 +188,29 @@ def device_message(claim: dict[str, Any]) -> bytes:
                                    ensure_ascii=False).encode("utf-8")
 
 
-#: (issuer DN text, serial hex, SHA-256 fingerprint) per certificate, by identity: the
-#: RFC 4514 rendering and the fingerprint (a DER re-encoding) cost more than the RSA
-#: verification, and each check needs them several times. Bounded like the path cache.
-_IDENT: dict[bytes, tuple[str, str, str]] = {}
+#: (issuer DN text, serial hex, SHA-256 fingerprint, log tag) per certificate object: the
+#: RFC 4514 rendering, the fingerprint and the log tag (each a DER re-encoding, 15-20 us)
+#: cost more than the RSA verification, and each check needs them several times. Keyed by
+#: ``id()`` with the object kept in the entry (so the id cannot be reused while the entry
+#: lives); the objects come from :data:`_PARSED`, so repeat requests hit. Bounded.
+_IDENT: dict[int, tuple[x509.Certificate, tuple[str, str, str, str]]] = {}
+
+
+def _identity(cert: x509.Certificate) -> tuple[str, str, str, str]:
+    entry = _IDENT.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return entry[1]
+    found = (cert.issuer.rfc4514_string(), format(cert.serial_number, "X"),
+             cert.fingerprint(hashes.SHA256()).hex(), certificate_ref(cert))
+    if len(_IDENT) >= _CACHE_SIZE:
+        _IDENT.clear()
+    _IDENT[id(cert)] = (cert, found)
+    return found
 
 
 def _ident(cert: x509.Certificate) -> tuple[str, str, str]:
-    key = cert.tbs_certificate_bytes[:64] + cert.signature
-    found = _IDENT.get(key)
-    if found is None:
-        found = (cert.issuer.rfc4514_string(), format(cert.serial_number, "X"),
-                 cert.fingerprint(hashes.SHA256()).hex())
-        if len(_IDENT) >= 8192:
-            _IDENT.clear()
-        _IDENT[key] = found
-    return found
+    issuer, serial, fp, _ = _identity(cert)
+    return issuer, serial, fp
 
 
 def _issuer_serial(cert: x509.Certificate) -> tuple[str, str]:
@@ -338,7 +359,7 @@ class RelyingParty:
 
         record, answer = self.store.atomic(work)
         log.info("check op=%s auth=%s kiosk=%s -> %s", check.operation.value,
-                 certificate_ref(check.auth) if check.auth else "-", check.kiosk_id or "-",
+                 _identity(check.auth)[3] if check.auth else "-", check.kiosk_id or "-",
                  check.error.reason if check.error else "ok")
         if check.error is not None:
             raise check.error
