@@ -129,6 +129,14 @@ class Store(abc.ABC):
         with self.transaction() as tx:
             return work(tx)
 
+    def single(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one statement as a transaction of its own; its rows. PostgreSQL sends it in
+        one round trip (autocommit: no BEGIN, no COMMIT). :class:`StoreUnavailable`
+        when it fails: then it may or may not have committed, so only a statement that is
+        safe to follow with the general path (a spent nonce stays spent) uses this."""
+        with self.transaction() as tx:
+            return tx.all(sql, params)
+
     def migrate(self) -> list[int]:
         """Apply the migrations not yet applied (safe to call from many workers at once);
         the versions applied now."""
@@ -424,6 +432,39 @@ class PostgresStore(Store):
             self._drain()
             raise StoreUnavailable(f"the commit failed: {type(exc).__name__}") from exc
         self._pool.put(conn)
+
+    def single(self, sql: str, params: Params = ()) -> list[Row]:
+        psycopg = self._psycopg
+        if not self._slots.acquire(timeout=30):
+            raise StoreUnavailable("no database connection became free")
+        try:
+            try:
+                conn = self._pool.get_nowait()
+            except queue.Empty:
+                conn = None
+            if conn is None or conn.closed or conn.broken:
+                if conn is not None:
+                    self._discard(conn)
+                conn = self._connect()
+            try:
+                conn.autocommit = True
+                try:
+                    cur = conn.execute(_pg_sql(sql), tuple(params))
+                    rows = [tuple(r) for r in cur.fetchall()] if cur.description else []
+                finally:
+                    if not conn.broken and not conn.closed:
+                        conn.autocommit = False
+            except psycopg.Error as exc:
+                if conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError):
+                    self._discard(conn)
+                    self._drain()
+                else:
+                    self._pool.put(conn)
+                raise StoreUnavailable(f"PostgreSQL failed: {type(exc).__name__}") from exc
+            self._pool.put(conn)
+            return rows
+        finally:
+            self._slots.release()
 
     def _lock_for_migration(self, tx: Tx) -> None:
         tx.one("SELECT pg_advisory_xact_lock(?)", (0x6D796E61,))  # "myna"
