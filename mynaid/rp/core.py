@@ -91,6 +91,19 @@ MAX_CA_CERTIFICATES = 4
 MAX_CERT_B64 = 16_384
 
 
+#: The accepted-login statement of :meth:`RelyingParty._login_one_statement` (PostgreSQL:
+#: a data-modifying CTE; constant column names only).
+_LOGIN_ONE_STATEMENT = "".join((
+    "WITH person AS (SELECT c.person_id AS id FROM certificates c WHERE c.issuer = ? AND ",
+    "c.serial = ? AND c.kind = 'auth' AND c.status = 'active'), ",
+    "spent AS (UPDATE nonces SET used_at = ? WHERE nonce = ? AND used_at IS NULL AND ",
+    "purpose = 'login' AND expires_at >= ? AND EXISTS (SELECT 1 FROM person) ",
+    "RETURNING nonce), rec AS (INSERT INTO confirmation_records (",
+    ", ".join(ConfirmationRecord.COLUMNS), ") SELECT ",
+    ", ".join("person.id" if c == "person_id" else "?" for c in ConfirmationRecord.COLUMNS),
+    " FROM spent, person RETURNING person_id) SELECT person_id FROM rec"))
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -429,20 +442,10 @@ class RelyingParty:
         issuer, serial = _issuer_serial(check.auth)
         record = self._new_record(check, now, None)
         values = dict(zip(ConfirmationRecord.COLUMNS, record.row(), strict=True))
-        columns = ConfirmationRecord.COLUMNS
-        select = ", ".join("person.id" if c == "person_id" else "?" for c in columns)
         params = [issuer, serial, time_text(now), check.nonce.hex(), time_text(now),
-                  *(values[c] for c in columns if c != "person_id")]
-        sql = ("WITH person AS (SELECT c.person_id AS id FROM certificates c WHERE "
-               "c.issuer = ? AND c.serial = ? AND c.kind = 'auth' AND c.status = 'active'), "
-               "spent AS (UPDATE nonces SET used_at = ? WHERE nonce = ? AND used_at IS NULL "
-               "AND purpose = 'login' AND expires_at >= ? AND EXISTS (SELECT 1 FROM person) "
-               "RETURNING nonce), "
-               f"rec AS (INSERT INTO confirmation_records ({', '.join(columns)}) "  # noqa: S608 (constant column names)
-               f"SELECT {select} FROM spent, person RETURNING person_id) "
-               "SELECT person_id FROM rec")
+                  *(values[c] for c in ConfirmationRecord.COLUMNS if c != "person_id")]
         try:
-            rows = self.store.single(sql, params)
+            rows = self.store.single(_LOGIN_ONE_STATEMENT, params)
         except RpError:
             return None  # (StoreUnavailable) the general path retries and decides
         if not rows:
