@@ -284,8 +284,8 @@ def test_postgres_login_in_one_statement(postgres: Any) -> None:
     """PostgreSQL: an accepted login spends its nonce and writes its record in one
     statement; every refusal (not registered, replay, wrong purpose) changes nothing there
     and takes the general path, which spends the nonce and records the refusal."""
-    from mynaid.rp.core import RelyingParty, RpConfig
     from mynaid.rp.client import registration_body
+    from mynaid.rp.core import RelyingParty, RpConfig
     from mynaid.trust.anchors import TrustStore
 
     store = PostgresStore(postgres.create_database("one_statement"))
