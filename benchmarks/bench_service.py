@@ -143,7 +143,29 @@ def _register(url: str) -> None:
         raise RuntimeError(f"registration failed: {answer}")
 
 
-def over_http(store_url: str, workers: int, requests: int, connections: int) -> dict[str, Any]:
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _timed(port: int, requests: list[bytes], connections: int,
+           pids: list[int]) -> tuple[list[loadgen.Answer], float, float, float]:
+    """Answers, seconds, and CPU ms per request of the generator and of the workers."""
+    workers_before = sum(_cpu_seconds(p) for p in pids)
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    answers = loadgen.run_sync(port, requests, connections=connections)
+    elapsed = time.perf_counter() - started
+    n = max(1, len(requests))
+    return (answers, elapsed, (time.process_time() - cpu_before) / n * 1000,
+            (sum(_cpu_seconds(p) for p in pids) - workers_before) / n * 1000)
+
+
+def over_http(store_url: str, workers: int, requests: int, connections: int,
+              pin: bool = True) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="mynaid-bench-svc-"))
     config = {"store": store_url, "context": CONTEXT,
               "trust_anchors": [str(PKI / "auth-root.pem"), str(PKI / "sign-root.pem")],
@@ -156,23 +178,39 @@ def over_http(store_url: str, workers: int, requests: int, connections: int) -> 
             "/v1/nonce", {"purpose": "login"})] * requests, connections=connections)
         bodies = [loadgen.post_request("/v1/login", CARD.login_body(
             bytes.fromhex(a.body["nonce"]), CONTEXT)) for a in issued if a.status == 200]
-        started = time.perf_counter()
-        answers = loadgen.run_sync(port, bodies, connections=connections)
-        elapsed = time.perf_counter() - started
-        health = [b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"] * requests
-        h_started = time.perf_counter()
-        h_answers = loadgen.run_sync(port, health, connections=connections)
-        h_elapsed = time.perf_counter() - h_started
+        pids = service.worker_pids()
+        pinned = pin and (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
+        if pinned:
+            # The generator on the last CPU; one worker on the first, so that they do
+            # not share a core (more workers get every CPU, the generator's included).
+            os.sched_setaffinity(0, {(os.cpu_count() or 2) - 1})
+            if workers == 1:
+                os.sched_setaffinity(pids[0], {0})
+        try:
+            answers, elapsed, gen_cpu, worker_cpu = _timed(port, bodies, connections, pids)
+            health = [b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"] * requests
+            h_answers, h_elapsed, h_gen_cpu, h_worker_cpu = _timed(port, health, connections,
+                                                                   pids)
+        finally:
+            if pinned:
+                os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
     finally:
         service.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+    h_latencies = sorted(a.seconds * 1000 for a in h_answers)
     latencies = sorted(a.seconds * 1000 for a in answers)
     ok = sum(1 for a in answers if a.status == 200)
     return {"workers": workers, "requests": len(bodies), "accepted": ok,
             "verifications_per_s": round(len(bodies) / elapsed, 1),
             "p50_ms": round(statistics.median(latencies), 2),
             "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2),
-            "healthz_per_s": round(len(h_answers) / h_elapsed, 1)}
+            "healthz_per_s": round(len(h_answers) / h_elapsed, 1),
+            "healthz_p50_ms": round(statistics.median(h_latencies), 2),
+            "healthz_p99_ms": round(h_latencies[int(len(h_latencies) * 0.99) - 1], 2),
+            "generator_cpu_ms_per_request": round(gen_cpu, 3),
+            "worker_cpu_ms_per_request": round(worker_cpu, 3),
+            "healthz_generator_cpu_ms": round(h_gen_cpu, 3),
+            "healthz_worker_cpu_ms": round(h_worker_cpu, 3), "pinned": pinned}
 
 
 def main() -> int:
@@ -183,6 +221,8 @@ def main() -> int:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin the load generator (and one worker) to CPUs")
     args = parser.parse_args()
     os.environ["MYNAID_RP_QUIET"] = "1"
     report: dict[str, Any] = {"load_average": os.getloadavg(), "cpus": os.cpu_count()}
@@ -219,15 +259,23 @@ def main() -> int:
                     url = f"sqlite:///{tmp / 'rp.sqlite3'}"
                 else:
                     url = server.create_database(f"bench_{workers}")
-                result = over_http(url, workers, args.requests, args.connections)
+                result = over_http(url, workers, args.requests, args.connections,
+                                   pin=not args.no_pin)
                 result["backend"] = name
                 report.setdefault("http", []).append(result)
                 met = result["verifications_per_s"] >= 1000 and result["p99_ms"] < 50
                 print(f"  {name:8s} {workers} worker(s): {result['verifications_per_s']:7.1f}"
                       f" verifications/s, p50 {result['p50_ms']:6.2f} ms, p99 "
                       f"{result['p99_ms']:6.2f} ms ({result['accepted']}/"
-                      f"{result['requests']} accepted; healthz peer "
-                      f"{result['healthz_per_s']:.0f}/s) target {'met' if met else 'NOT met'}")
+                      f"{result['requests']} accepted) target {'met' if met else 'NOT met'}")
+                print(f"  {'':8s} healthz peer {result['healthz_per_s']:7.1f}/s, p50 "
+                      f"{result['healthz_p50_ms']:6.2f} ms, p99 {result['healthz_p99_ms']:6.2f}"
+                      f" ms; login/healthz "
+                      f"{result['verifications_per_s'] / result['healthz_per_s']:.2f}; CPU ms"
+                      f" per login: workers {result['worker_cpu_ms_per_request']:.3f}, "
+                      f"generator {result['generator_cpu_ms_per_request']:.3f} (healthz "
+                      f"{result['healthz_worker_cpu_ms']:.3f} / "
+                      f"{result['healthz_generator_cpu_ms']:.3f})")
     finally:
         if pg is not None:
             pg.stop()

@@ -53,10 +53,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Callab
 def start_service(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
     started: list[ServiceProcess] = []
 
-    def _start(config: dict[str, Any], workers: int = 4) -> ServiceProcess:
+    def _start(config: dict[str, Any], workers: int = 4,
+               env: dict[str, str] | None = None) -> ServiceProcess:
         workdir = tmp_path / f"svc{len(started)}"
         workdir.mkdir()
-        service = ServiceProcess(workdir, config, workers=workers)
+        service = ServiceProcess(workdir, config, workers=workers, env=env)
         started.append(service)
         return service
 
@@ -225,10 +226,13 @@ def _trickle(port: int, count: int, stop: threading.Event) -> list[socket.socket
     return socks
 
 
+@pytest.mark.parametrize("http", ["httptools", "h11"])
 def test_trickling_connections_do_not_stop_other_clients(
-        tmp_path: Path, start_service: Callable[..., ServiceProcess]) -> None:
+        http: str, tmp_path: Path, start_service: Callable[..., ServiceProcess]) -> None:
+    # Both guarded protocols: httptools (the default with the service extra) and h11.
     service = start_service(_config(f"sqlite:///{tmp_path / 'rp.sqlite3'}",
-                                    header_timeout=3.0), workers=2)
+                                    header_timeout=3.0), workers=2,
+                            env={"MYNAID_RP_HTTP": http})
     _register(service.url)
     stop = threading.Event()
     port = int(service.url.rsplit(":", 1)[1])
@@ -248,6 +252,83 @@ def test_trickling_connections_do_not_stop_other_clients(
         stop.set()
         for s in socks:
             s.close()
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_an_oversized_request_head_is_refused(
+        http: str, tmp_path: Path, start_service: Callable[..., ServiceProcess]) -> None:
+    """A head over 16 KiB is refused and its connection closed (llhttp sets no bound of
+    its own; the guard does), and the service goes on serving."""
+    service = start_service(_config(f"sqlite:///{tmp_path / 'rp.sqlite3'}"), workers=1,
+                            env={"MYNAID_RP_HTTP": http})
+    port = _port(service)
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        try:
+            for _ in range(40):  # 40 KiB of headers, in 1 KiB pieces
+                s.sendall(b"X-Filler: " + b"a" * 1012 + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # closed while we were still sending: also a refusal
+        data = b""
+        try:
+            while chunk := s.recv(4096):
+                data += chunk
+        except ConnectionResetError:
+            pass
+    assert data == b"" or data.split(b" ", 2)[1] in (b"400", b"413", b"431")
+    assert b"200 OK" not in data
+    assert get(service.url + "/healthz")[0] == 200
+
+
+def test_postgres_login_in_one_statement(postgres: Any) -> None:
+    """PostgreSQL: an accepted login spends its nonce and writes its record in one
+    statement; every refusal (not registered, replay, wrong purpose) changes nothing there
+    and takes the general path, which spends the nonce and records the refusal."""
+    from mynaid.rp.client import registration_body
+    from mynaid.rp.core import RelyingParty, RpConfig
+    from mynaid.trust.anchors import TrustStore
+
+    store = PostgresStore(postgres.create_database("one_statement"))
+    store.migrate()
+    trust = TrustStore.empty()
+    trust.add_file(PKI / "auth-root.pem")
+    trust.add_file(PKI / "sign-root.pem")
+    rp = RelyingParty(store, RpConfig(trust=trust))
+    answered: list[int] = []
+    single = store.single
+
+    def counting(sql: str, params: Any = ()) -> list[Any]:
+        rows = single(sql, params)
+        answered.append(len(rows))
+        return rows
+
+    store.single = counting  # type: ignore[method-assign]
+    try:
+        nonce = bytes.fromhex(rp.issue("login")["nonce"])
+        with pytest.raises(Exception, match="no person is registered"):
+            rp.login(CARD.login_body(nonce))
+        reg = bytes.fromhex(rp.issue("register")["nonce"])
+        rp.register(registration_body(CardProtocol(EmulatorTransport(build_card(
+            default_profile()))), reg, "mynaid-rp", sign_password="TEST1234", auth_pin="1234"))
+        nonce = bytes.fromhex(rp.issue("login")["nonce"])
+        answer = rp.login(CARD.login_body(nonce))
+        assert answered[-1] == 1  # accepted by the one statement
+        with pytest.raises(Exception, match="already answered"):
+            rp.login(CARD.login_body(nonce))
+        face_nonce = bytes.fromhex(rp.issue("face")["nonce"])
+        with pytest.raises(Exception, match="issued for face"):
+            rp.login(CARD.login_body(face_nonce))
+        assert answered == [0, 1, 0, 0]
+        records = {r.id: r for r in rp.records(limit=20)}
+        accepted = records[answer["record_id"]]
+        assert (accepted.result, accepted.person_id, accepted.nonce_digest) == (
+            "accepted", answer["person_id"], nonce_digest(nonce.hex()))
+        assert sorted((r.operation, r.reason) for r in records.values()) == [
+            ("login", "nonce-replayed"), ("login", "nonce-wrong-purpose"),
+            ("login", "not-registered"), ("login", "ok"), ("register", "ok")]
+        assert _accepted_per_nonce(store)[nonce_digest(nonce.hex())] == 1
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="module")

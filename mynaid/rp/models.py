@@ -54,6 +54,12 @@ def now_text() -> str:
 
 
 def parse_time(text: str) -> dt.datetime:
+    """The inverse of :func:`time_text` (fromisoformat: strptime costs ten times as much)."""
+    if len(text) == 27 and text[-1] == "Z":
+        try:
+            return dt.datetime.fromisoformat(text[:-1]).replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            pass  # the strict parser below names the problem
     return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import fcntl
+import os
 import queue
 import re
 import sqlite3
@@ -127,6 +129,14 @@ class Store(abc.ABC):
         with self.transaction() as tx:
             return work(tx)
 
+    def single(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one statement as a transaction of its own; its rows. PostgreSQL sends it in
+        one round trip (autocommit: no BEGIN, no COMMIT). :class:`StoreUnavailable`
+        when it fails: then it may or may not have committed, so only a statement that is
+        safe to follow with the general path (a spent nonce stays spent) uses this."""
+        with self.transaction() as tx:
+            return tx.all(sql, params)
+
     def migrate(self) -> list[int]:
         """Apply the migrations not yet applied (safe to call from many workers at once);
         the versions applied now."""
@@ -183,13 +193,19 @@ class SqliteStore(Store):
 
     dialect = "sqlite"
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0,
+                 checkpoint_interval: float | None = 0.5) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        #: Seconds between background WAL checkpoints (None: SQLite's own, in the commit).
+        self.checkpoint_interval = checkpoint_interval
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._writer = threading.Lock()
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        self._lock_fd: int | None = None
 
     def _connection(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -201,18 +217,71 @@ class SqliteStore(Store):
             # process; only an OS crash may lose the last transactions.
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
+            if self.checkpoint_interval is not None:
+                # SQLite checkpoints in whichever commit pushes the WAL past 1000 pages:
+                # that commit copies the WAL into the database and fsyncs it (measured:
+                # up to 23 ms, 1 % of commits, 70 % of all commit time) while holding
+                # the write lock every worker waits for. A background thread does it
+                # instead (PASSIVE: it never takes the write lock), so no request pays
+                # for an fsync. Durability is unchanged: a commit is in the WAL either way.
+                db.execute("PRAGMA wal_autocheckpoint=0")
+                self._start_checkpointer()
             self._local.db = db
             with self._lock:
                 self._all.append(db)
         return db
 
+    def _start_checkpointer(self) -> None:
+        with self._lock:
+            if self._checkpointer is not None or self._stop.is_set():
+                return
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop, daemon=True,
+                                                  name="mynaid-sqlite-checkpoint")
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        assert self.checkpoint_interval is not None
+        try:
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                 check_same_thread=False)
+        except sqlite3.Error:
+            return
+        with contextlib.closing(db):
+            # A WAL that a checkpoint emptied is truncated back to this size on its reset.
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("PRAGMA journal_size_limit=67108864")
+            while not self._stop.wait(self.checkpoint_interval):
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _lock_file(self) -> int | None:
+        fd = self._lock_fd
+        if fd is None and str(self.path) != ":memory:":
+            try:
+                fd = os.open(f"{self.path}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                return None  # SQLite's busy handler still serialises the writers
+            self._lock_fd = fd
+        return fd
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Tx]:
-        # One writer per process at a time: SQLite has one write lock per database, and
-        # threads that all wait for it in SQLite's busy handler (sleeps of 1..100 ms)
-        # serve far fewer requests than threads queued on a mutex.
+        # One writer at a time: SQLite has one write lock per database, and writers that
+        # all wait for it in SQLite's busy handler (sleeps of 1..100 ms, however soon the
+        # lock is free) serve far fewer requests, and with a far longer tail, than writers
+        # queued on a lock that wakes the next one when it is released: a mutex for the
+        # threads of this process, an flock(2) on a file beside the database for the
+        # worker processes (released by the kernel if its holder is killed). The lock
+        # only orders the writers; single use of a nonce is still the UPDATE's.
         with self._writer:
-            yield from self._transaction()
+            fd = self._lock_file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield from self._transaction()
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _transaction(self) -> Iterator[Tx]:
         try:
@@ -233,12 +302,21 @@ class SqliteStore(Store):
             raise StoreUnavailable(f"the commit failed: {exc}") from exc
 
     def close(self) -> None:
+        self._stop.set()
+        thread, self._checkpointer = self._checkpointer, None
+        if thread is not None:
+            thread.join(timeout=5)
         with self._lock:
             for db in self._all:
                 with contextlib.suppress(sqlite3.Error):
                     db.close()
             self._all.clear()
         self._local = threading.local()
+        self._stop.clear()  # a closed store may be used again (it reconnects)
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------
@@ -354,6 +432,39 @@ class PostgresStore(Store):
             self._drain()
             raise StoreUnavailable(f"the commit failed: {type(exc).__name__}") from exc
         self._pool.put(conn)
+
+    def single(self, sql: str, params: Params = ()) -> list[Row]:
+        psycopg = self._psycopg
+        if not self._slots.acquire(timeout=30):
+            raise StoreUnavailable("no database connection became free")
+        try:
+            try:
+                conn = self._pool.get_nowait()
+            except queue.Empty:
+                conn = None
+            if conn is None or conn.closed or conn.broken:
+                if conn is not None:
+                    self._discard(conn)
+                conn = self._connect()
+            try:
+                conn.autocommit = True
+                try:
+                    cur = conn.execute(_pg_sql(sql), tuple(params))
+                    rows = [tuple(r) for r in cur.fetchall()] if cur.description else []
+                finally:
+                    if not conn.broken and not conn.closed:
+                        conn.autocommit = False
+            except psycopg.Error as exc:
+                if conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError):
+                    self._discard(conn)
+                    self._drain()
+                else:
+                    self._pool.put(conn)
+                raise StoreUnavailable(f"PostgreSQL failed: {type(exc).__name__}") from exc
+            self._pool.put(conn)
+            return rows
+        finally:
+            self._slots.release()
 
     def _lock_for_migration(self, tx: Tx) -> None:
         tx.one("SELECT pg_advisory_xact_lock(?)", (0x6D796E61,))  # "myna"

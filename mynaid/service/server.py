@@ -40,14 +40,15 @@ def serve(config: str | Path, *, host: str = "127.0.0.1", port: int = 8080,
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from mynaid.service.protocol import GuardedH11Protocol
+    from mynaid.service.protocol import protocol_class
 
     config_path = str(Path(config).resolve())
     settings = ServiceSettings.from_file(config_path)  # fail here, not in every worker
     os.environ[CONFIG_ENV] = config_path
     os.environ[HEADER_TIMEOUT_ENV] = str(settings.limits.header_timeout)
     os.environ["MYNAID_RP_WORKERS"] = str(workers)
-    GuardedH11Protocol.header_timeout = settings.limits.header_timeout
+    protocol = protocol_class()
+    protocol.header_timeout = settings.limits.header_timeout  # type: ignore[attr-defined]
     sock = bind(host, port)
     actual = sock.getsockname()[1]
     if port_file is not None:
@@ -55,9 +56,14 @@ def serve(config: str | Path, *, host: str = "127.0.0.1", port: int = 8080,
     print(f"mynaid rp service on http://{host}:{actual} ({workers} worker"
           f"{'s' if workers != 1 else ''}; TLS belongs to the reverse proxy)",
           file=sys.stderr, flush=True)
+    try:
+        import uvloop  # noqa: F401  (the service extra: a faster event loop, if installed)
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
     uv_config = uvicorn.Config(
         "mynaid.service.app:create_app", factory=True, host=host, port=actual,
-        workers=workers, http=GuardedH11Protocol, lifespan="off", log_level=log_level,
+        workers=workers, http=protocol, loop=loop, lifespan="off", log_level=log_level,
         access_log=False, server_header=False, date_header=False,
         # Between requests on a kept-alive connection; the header deadline is the guard's.
         timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024,
