@@ -105,7 +105,10 @@ def _card_lines(card: CardReport) -> list[str]:
     if card.pins:
         lines.append("PIN tries (by the query that uses no try)")
         for p in card.pins:
-            lines.append(f"  {p.name:<14} {state_text(p)}")
+            counted = (p.present and not p.verified and not p.blocked
+                       and not p.no_retry_limit and p.tries_left is not None)
+            lines.append(f"  {p.name:<14} "
+                         f"{f'{p.tries_left}/{p.max_tries}' if counted else state_text(p)}")
     if card.extended_length is not None:
         supported = {True: "supported", False: "not supported", None: "unknown"}[
             card.extended_length.supported]
