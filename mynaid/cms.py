@@ -377,7 +377,7 @@ def _parse(data: bytes) -> _SignerData:
 
 def _parse_checked(der: bytes) -> _SignerData:
     ci_start, ci_end = _tlv(der, 0, len(der), 0x30, "ContentInfo")
-    type_start, type_end = _tlv(der, ci_start, ci_end, 0x06, "content type")
+    _, type_end = _tlv(der, ci_start, ci_end, 0x06, "content type")
     if der[ci_start:type_end] != _OID_SIGNED_DATA:
         raise _malformed(f"the content type is {_oid(der[ci_start:type_end]).native}, "
                          "not signedData")
@@ -395,7 +395,7 @@ def _parse_checked(der: bytes) -> _SignerData:
     # encapContentInfo: eContentType, then the content ([0] EXPLICIT OCTET STRING) or none.
     _, encap_pos, encap_stop = parts[2]
     encap_start, encap_end = _tlv(der, encap_pos, encap_stop, 0x30, "encapContentInfo")
-    ctype_start, ctype_end = _tlv(der, encap_start, encap_end, 0x06, "eContentType")
+    _, ctype_end = _tlv(der, encap_start, encap_end, 0x06, "eContentType")
     content_type = _oid(der[encap_start:ctype_end]).dotted
     content: bytes | None = None
     if ctype_end != encap_end:
@@ -457,7 +457,7 @@ def _parse_checked(der: bytes) -> _SignerData:
     sid_tag, sid_pos, sid_stop = fields[1]
     if sid_tag == 0x30:
         sid_start, sid_end = _tlv(der, sid_pos, sid_stop, 0x30, "signer identifier")
-        name_tag, name_pos, name_stop = read_tag_span(der, sid_start, sid_end)
+        name_tag, name_pos, name_stop = _tag_span(der, sid_start, sid_end)
         serial_start, serial_end = _tlv(der, name_stop, sid_end, 0x02, "serial number")
         if name_tag != 0x30 or serial_end != sid_end:
             raise _malformed("the signer identifier is not an IssuerAndSerialNumber")
@@ -545,7 +545,7 @@ def _attribute(der: bytes, pos: int, stop: int) -> tuple[str, list[Any]]:
     reads decoded directly, any other one by asn1crypto (as before, so a malformed value of
     a known type is still refused)."""
     start, end = _tlv(der, pos, stop, 0x30, "signed attribute")
-    _, oid_pos, oid_stop = read_tag_span(der, start, end)
+    _, oid_pos, oid_stop = _tag_span(der, start, end)
     known = _KNOWN_ATTRIBUTES.get(der[oid_pos:oid_stop])
     if known is None:
         attr = cms.CMSAttribute.load(der[pos:stop], strict=True)
@@ -562,7 +562,7 @@ def _attribute(der: bytes, pos: int, stop: int) -> tuple[str, list[Any]]:
     return name, values
 
 
-def read_tag_span(der: bytes, pos: int, end: int) -> tuple[int, int, int]:
+def _tag_span(der: bytes, pos: int, end: int) -> tuple[int, int, int]:
     """(tag, TLV start, TLV end) of the element at ``pos``."""
     header = read_header(der, pos, end)
     return header.tag, pos, pos + header.header_length + header.length
