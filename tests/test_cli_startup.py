@@ -72,3 +72,18 @@ print(json.dumps({"loaded": again.getvalue()}))
     first, second = (json.loads(line) for line in done.stdout.splitlines()[-2:])
     assert "Commands:" in first["out"] and "verify" in first["out"]
     assert first["out"] == second["loaded"]
+
+
+def test_version_without_click_says_what_click_says() -> None:
+    env = {"COLUMNS": "100", "PATH": "/usr/bin:/bin"}
+    fast = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.argv = ['mynaid', '--version']\n"
+         "from mynaid.cli.entry import main\ncode = main()\n"
+         "print('click' in sys.modules, file=sys.stderr); sys.exit(code)"],
+        capture_output=True, text=True, timeout=60, env=env)
+    assert fast.returncode == 0 and fast.stderr.strip() == "False"
+    slow = _probe("--version")  # click's version_option, through mynaid.cli.main
+    assert fast.stdout == slow["out"]
+    other = subprocess.run([sys.executable, "-m", "mynaid", "--bogus-option"],
+                           capture_output=True, text=True, timeout=60, env=env)
+    assert other.returncode == 2 and "--bogus-option" in other.stderr  # click ran it
