@@ -759,6 +759,9 @@ FEATURE_HELP: dict[str, dict[str, str]] = {
         "xml": "Sign XML documents with the card (XML-DSig as e-Gov uses it), and verify them."},
     "mynaid.cli.rp": {
         "rp": "Relying-party service: registration, login, the face route, re-checks."},
+    "mynaid.cli.scan": {
+        "confirm": "Face-to-face confirmation (対面確認): card front → IC chip → checks → "
+                   "record."},
 }
 
 
