@@ -2,6 +2,6 @@
 
 import sys
 
-from mynaid.cli.main import main
+from mynaid.cli.entry import main
 
 sys.exit(main())

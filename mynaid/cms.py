@@ -316,7 +316,6 @@ class _SignerData:
     content_type: str
     content: bytes | None
     certificates: list[x509.Certificate]
-    asn1_certificates: list[a509.Certificate]
     sid: tuple[str, Any, Any]  # ("issuer", Name, serial) or ("ski", bytes, None)
     digest_algorithm: str
     signature_algorithm: str
@@ -326,92 +325,247 @@ class _SignerData:
     attributes: dict[str, list[Any]] = field(default_factory=dict)
 
 
+def _tlv(der: bytes, pos: int, end: int, tag: int, what: str) -> tuple[int, int]:
+    """The (start, end) of the contents of the TLV at ``pos`` that must carry ``tag``."""
+    header = read_header(der, pos, end)
+    if header.tag != tag:
+        if tag == 0x04 and header.tag == 0x24:
+            raise VerificationError(Reason.NOT_DER, f"the {what} is a constructed OCTET "
+                                    "STRING (BER, not DER)", subject="signature")
+        raise _malformed(f"unexpected tag {header.tag:02X} for the {what} "
+                         f"({tag:02X} belongs there)")
+    start = pos + header.header_length
+    return start, start + header.length
+
+
+def _children(der: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    """(tag, TLV start, TLV end) of each element inside ``der[start:end]``."""
+    out = []
+    pos = start
+    while pos < end:
+        header = read_header(der, pos, end)
+        stop = pos + header.header_length + header.length
+        out.append((header.tag, pos, stop))
+        pos = stop
+    return out
+
+
+def _oid(der: bytes) -> core.ObjectIdentifier:
+    return core.ObjectIdentifier.load(der, strict=True)
+
+
 def _parse(data: bytes) -> _SignerData:
-    der = _unarmour(data)
+    """Split a DER ContentInfo(SignedData) into what verification uses.
+
+    The frame (ContentInfo, SignedData, EncapsulatedContentInfo, SignerInfo) is walked with
+    the DER header reader, each element's tag checked; the small leaves (algorithm
+    identifiers, the signer's issuer name, the signed attributes) are parsed with asn1crypto
+    and the certificates with ``cryptography``. A full asn1crypto parse of the whole
+    structure (certificates included, which are parsed again by ``cryptography``) cost
+    several times the two RSA verifications.
+    """
+    der = bytes(_unarmour(data))
     check_der(der, subject="signature", opaque=CMS_OPAQUE)
     try:
-        info = cms.ContentInfo.load(der, strict=True)
-        if info["content_type"].native != "signed_data":
-            raise _malformed(f"the content type is {info['content_type'].native}, "
-                             "not signedData")
-        signed = info["content"]
-        signer_infos = signed["signer_infos"]
-        if len(signer_infos) == 0:
-            raise _malformed("the SignedData has no SignerInfo")
-        if len(signer_infos) > 1:
-            raise VerificationError(Reason.UNSUPPORTED,
-                                    f"{len(signer_infos)} signers; one is supported",
-                                    subject="signature")
-        si = signer_infos[0]
-        encap = signed["encap_content_info"]
-        content_type = encap["content_type"].dotted
-        content = None
-        if not isinstance(encap["content"], core.Void):
-            value = encap["content"].native
-            if not isinstance(value, bytes):
-                raise _malformed("the encapsulated content is not an OCTET STRING")
-            content = value
-        asn1_certs: list[a509.Certificate] = []
-        certs: list[x509.Certificate] = []
-        if not isinstance(signed["certificates"], core.Void):
-            for index, choice in enumerate(signed["certificates"]):
-                if choice.name != "certificate":
-                    continue  # attribute certificates and others play no part here
-                raw = choice.chosen.dump()
-                # Fully parsed here, so no broken field surfaces later as a foreign error.
-                certs.append(load_certificate(raw, what=f"embedded certificate {index}",
-                                              index=index))
-                asn1_certs.append(choice.chosen)
-        signed_attrs_der = None
-        attributes: dict[str, list[Any]] = {}
-        if not isinstance(si["signed_attrs"], core.Void):
-            # The original encoding, re-tagged from [0] IMPLICIT to SET OF (RFC 5652 5.4):
-            # re-encoding would hide a non-DER set that the signer actually signed.
-            signed_attrs_der = b"\x31" + si["signed_attrs"].dump()[1:]
-            for attr in si["signed_attrs"]:
-                name = attr["type"].native
-                if name in attributes:
-                    raise _malformed(f"the signed attribute {name} appears twice")
-                attributes[name] = list(attr["values"].native)
-        sig_alg = si["signature_algorithm"]
-        signature_hash: str | None = None
-        if sig_alg["algorithm"].native not in ("rsassa_pkcs1v15", "ecdsa"):
-            # Only the combined OIDs (sha256_rsa, sha256_ecdsa, ...) name a hash; asking the
-            # plain ones raises, which is slow.
-            try:
-                signature_hash = sig_alg.hash_algo
-            except ValueError:
-                signature_hash = None
-        sid = si["sid"]
-        if sid.name == "issuer_and_serial_number":
-            sid_key: tuple[str, Any, Any] = ("issuer", sid.chosen["issuer"],
-                                             sid.chosen["serial_number"].native)
-            _ = sid.chosen["issuer"].dump()
-        else:
-            sid_key = ("ski", sid.chosen.native, None)
-        digest_name = si["digest_algorithm"]["algorithm"].native
-        signature_algo = sig_alg.signature_algo
-        signature = si["signature"].native
-        if not isinstance(digest_name, str) or not isinstance(signature, bytes):
-            raise _malformed("the SignerInfo's algorithm or signature is not well formed")
-        return _SignerData(
-            content_type=content_type,
-            content=content,
-            certificates=certs,
-            asn1_certificates=asn1_certs,
-            sid=sid_key,
-            digest_algorithm=digest_name,
-            signature_algorithm=signature_algo,
-            signature_hash=signature_hash,
-            signature=signature,
-            signed_attrs_der=signed_attrs_der,
-            attributes=attributes,
-        )
+        return _parse_checked(der)
     except VerificationError:
         raise
     except ASN1_ERRORS:
         # asn1crypto parses lazily, so truncation or a wrong tag surfaces on first access.
         raise _malformed("not a DER CMS SignedData (bad structure)") from None
+
+
+def _parse_checked(der: bytes) -> _SignerData:
+    ci_start, ci_end = _tlv(der, 0, len(der), 0x30, "ContentInfo")
+    _, type_end = _tlv(der, ci_start, ci_end, 0x06, "content type")
+    if der[ci_start:type_end] != _OID_SIGNED_DATA:
+        raise _malformed(f"the content type is {_oid(der[ci_start:type_end]).native}, "
+                         "not signedData")
+    wrap_start, wrap_end = _tlv(der, type_end, ci_end, 0xA0, "content")
+    sd_start, sd_end = _tlv(der, wrap_start, wrap_end, 0x30, "SignedData")
+    if wrap_end != ci_end or sd_end != wrap_end:
+        raise _malformed("trailing bytes inside the ContentInfo")
+    parts = _children(der, sd_start, sd_end)
+    tags = [tag for tag, _, _ in parts]
+    if len(parts) < 4 or tags[:3] != [0x02, 0x31, 0x30] or tags[-1] != 0x31 \
+            or not all(t in (0xA0, 0xA1) for t in tags[3:-1]) or tags[3:-1].count(0xA0) > 1 \
+            or tags[3:-1].count(0xA1) > 1 or tags[3:-1] == [0xA1, 0xA0]:
+        raise _malformed("the SignedData does not have the fields of RFC 5652 5.1")
+
+    # encapContentInfo: eContentType, then the content ([0] EXPLICIT OCTET STRING) or none.
+    _, encap_pos, encap_stop = parts[2]
+    encap_start, encap_end = _tlv(der, encap_pos, encap_stop, 0x30, "encapContentInfo")
+    _, ctype_end = _tlv(der, encap_start, encap_end, 0x06, "eContentType")
+    content_type = _oid(der[encap_start:ctype_end]).dotted
+    content: bytes | None = None
+    if ctype_end != encap_end:
+        explicit_start, explicit_end = _tlv(der, ctype_end, encap_end, 0xA0, "eContent")
+        octets_start, octets_end = _tlv(der, explicit_start, explicit_end, 0x04,
+                                        "encapsulated content")
+        if octets_end != explicit_end or explicit_end != encap_end:
+            raise _malformed("trailing bytes after the encapsulated content")
+        content = der[octets_start:octets_end]
+
+    certs: list[x509.Certificate] = []
+    for tag, pos, stop in parts[3:-1]:
+        if tag != 0xA0:
+            continue  # crls [1]: revocation is checked from its own sources
+        head = read_header(der, pos, stop)
+        for index, (choice, cpos, cstop) in enumerate(
+                _children(der, pos + head.header_length, stop)):
+            if choice != 0x30:
+                continue  # attribute certificates and others play no part here
+            # Fully parsed here, so no broken field surfaces later as a foreign error.
+            certs.append(load_certificate(der[cpos:cstop], what=f"embedded certificate {index}",
+                                          index=index))
+
+    _, infos_pos, infos_stop = parts[-1]
+    head = read_header(der, infos_pos, infos_stop)
+    signer_infos = _children(der, infos_pos + head.header_length, infos_stop)
+    if not signer_infos:
+        raise _malformed("the SignedData has no SignerInfo")
+    if len(signer_infos) > 1:
+        raise VerificationError(Reason.UNSUPPORTED, f"{len(signer_infos)} signers; one is "
+                                "supported", subject="signature")
+    _, si_pos, si_stop = signer_infos[0]
+    si_start, si_end = _tlv(der, si_pos, si_stop, 0x30, "SignerInfo")
+    fields = _children(der, si_start, si_end)
+    ftags = [tag for tag, _, _ in fields]
+    if len(fields) < 5 or ftags[0] != 0x02 or ftags[1] not in (0x30, 0x80) \
+            or ftags[2] != 0x30:
+        raise _malformed("the SignerInfo does not have the fields of RFC 5652 5.3")
+    rest = fields[3:]
+    signed_attrs_der: bytes | None = None
+    attributes: dict[str, list[Any]] = {}
+    if rest[0][0] == 0xA0:
+        _, apos, astop = rest[0]
+        # The original encoding, re-tagged from [0] IMPLICIT to SET OF (RFC 5652 5.4):
+        # re-encoding would hide a non-DER set that the signer actually signed.
+        signed_attrs_der = b"\x31" + der[apos + 1:astop]
+        attrs_start = apos + read_header(der, apos, astop).header_length
+        for _, attr_pos, attr_stop in _children(der, attrs_start, astop):
+            name, values = _attribute(der, attr_pos, attr_stop)
+            if name in attributes:
+                raise _malformed(f"the signed attribute {name} appears twice")
+            attributes[name] = values
+        rest = rest[1:]
+    if len(rest) not in (2, 3) or rest[0][0] != 0x30 or rest[1][0] != 0x04 \
+            or (len(rest) == 3 and rest[2][0] != 0xA1):
+        raise _malformed("the SignerInfo does not have the fields of RFC 5652 5.3")
+
+    signature_algo, signature_hash = _signature_algorithm(der[rest[0][1]:rest[0][2]])
+    sid_tag, sid_pos, sid_stop = fields[1]
+    if sid_tag == 0x30:
+        sid_start, sid_end = _tlv(der, sid_pos, sid_stop, 0x30, "signer identifier")
+        name_tag, name_pos, name_stop = _tag_span(der, sid_start, sid_end)
+        serial_start, serial_end = _tlv(der, name_stop, sid_end, 0x02, "serial number")
+        if name_tag != 0x30 or serial_end != sid_end:
+            raise _malformed("the signer identifier is not an IssuerAndSerialNumber")
+        issuer = a509.Name.load(der[name_pos:name_stop], strict=True)
+        serial = int.from_bytes(der[serial_start:serial_end], "big", signed=True)
+        sid_key: tuple[str, Any, Any] = ("issuer", issuer, serial)
+    else:
+        head = read_header(der, sid_pos, sid_stop)
+        sid_key = ("ski", der[sid_pos + head.header_length:sid_stop], None)
+    digest_name = _digest_algorithm(der[fields[2][1]:fields[2][2]])
+    sig_start, sig_end = _tlv(der, rest[1][1], rest[1][2], 0x04, "signature")
+    if not isinstance(digest_name, str) or not isinstance(signature_algo, str):
+        raise _malformed("the SignerInfo's algorithm is not well formed")
+    return _SignerData(
+        content_type=content_type,
+        content=content,
+        certificates=certs,
+        sid=sid_key,
+        digest_algorithm=digest_name,
+        signature_algorithm=signature_algo,
+        signature_hash=signature_hash,
+        signature=der[sig_start:sig_end],
+        signed_attrs_der=signed_attrs_der,
+        attributes=attributes,
+    )
+
+
+#: Parsed AlgorithmIdentifiers by their DER (a pure function of a few dozen bytes, and every
+#: signature repeats the same two): bounded, as hostile input can vary them.
+_ALGORITHMS: dict[bytes, tuple[str, str | None]] = {}
+
+
+def _remember(der: bytes, value: tuple[str, str | None]) -> tuple[str, str | None]:
+    if len(_ALGORITHMS) >= 64:
+        _ALGORITHMS.clear()
+    _ALGORITHMS[der] = value
+    return value
+
+
+def _digest_algorithm(der: bytes) -> str:
+    hit = _ALGORITHMS.get(b"d" + der)
+    if hit is None:
+        name = algos.DigestAlgorithm.load(der, strict=True)["algorithm"].native
+        if not isinstance(name, str):
+            raise _malformed("the SignerInfo's digest algorithm is not well formed")
+        hit = _remember(b"d" + der, (name, None))
+    return hit[0]
+
+
+def _signature_algorithm(der: bytes) -> tuple[str, str | None]:
+    """(signature algorithm, the hash a combined OID names or None)."""
+    hit = _ALGORITHMS.get(b"s" + der)
+    if hit is not None:
+        return hit
+    sig_alg = algos.SignedDigestAlgorithm.load(der, strict=True)
+    algorithm = sig_alg["algorithm"].native
+    signature_hash: str | None = None
+    if algorithm not in ("rsassa_pkcs1v15", "ecdsa"):
+        # Only the combined OIDs (sha256_rsa, sha256_ecdsa, ...) name a hash; asking the
+        # plain ones raises, which is slow.
+        try:
+            signature_hash = sig_alg.hash_algo
+        except ValueError:
+            signature_hash = None
+        algorithm = sig_alg.signature_algo
+    if not isinstance(algorithm, str):
+        raise _malformed("the SignerInfo's signature algorithm is not well formed")
+    return _remember(b"s" + der, (algorithm, signature_hash))
+
+
+#: The signed attributes verification reads, by the DER of their type OID: (name, the tags
+#: a value may have, how it is decoded).
+_KNOWN_ATTRIBUTES: dict[bytes, tuple[str, tuple[int, ...], Callable[[bytes], Any]]] = {
+    bytes.fromhex("06092A864886F70D010903"): (
+        "content_type", (0x06,), lambda v: _oid(v).native),
+    bytes.fromhex("06092A864886F70D010904"): (
+        "message_digest", (0x04,), lambda v: core.OctetString.load(v, strict=True).native),
+    bytes.fromhex("06092A864886F70D010905"): (
+        "signing_time", (0x17, 0x18), lambda v: cms.Time.load(v, strict=True).native),
+}
+
+
+def _attribute(der: bytes, pos: int, stop: int) -> tuple[str, list[Any]]:
+    """(name, values) of the Attribute at ``der[pos:stop]``: the three that verification
+    reads decoded directly, any other one by asn1crypto (as before, so a malformed value of
+    a known type is still refused)."""
+    start, end = _tlv(der, pos, stop, 0x30, "signed attribute")
+    _, oid_pos, oid_stop = _tag_span(der, start, end)
+    known = _KNOWN_ATTRIBUTES.get(der[oid_pos:oid_stop])
+    if known is None:
+        attr = cms.CMSAttribute.load(der[pos:stop], strict=True)
+        return attr["type"].native, list(attr["values"].native)
+    name, value_tags, decode = known
+    set_start, set_end = _tlv(der, oid_stop, end, 0x31, f"{name} values")
+    if set_end != end:
+        raise _malformed(f"trailing bytes in the signed attribute {name}")
+    values = []
+    for tag, vpos, vstop in _children(der, set_start, set_end):
+        if tag not in value_tags:
+            raise _malformed(f"the signed attribute {name} has a value of tag {tag:02X}")
+        values.append(decode(der[vpos:vstop]))
+    return name, values
+
+
+def _tag_span(der: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """(tag, TLV start, TLV end) of the element at ``pos``."""
+    header = read_header(der, pos, end)
+    return header.tag, pos, pos + header.header_length + header.length
 
 
 # --- verifying ---------------------------------------------------------------------------------

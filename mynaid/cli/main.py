@@ -282,6 +282,34 @@ class _FeatureGroup(click.Group):
         self._load_all()
         return super().list_commands(ctx)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``mynaid --help``, without importing the feature modules
+        that :data:`FEATURE_HELP` describes (importing them all cost more than the rest of
+        the process); a module it does not describe is imported, so it is never missing."""
+        loaded = self.__dict__.setdefault("_loaded", set())
+        described: dict[str, str] = {}
+        for module in FEATURE_MODULES:
+            if module in FEATURE_HELP and module not in loaded:
+                described.update(FEATURE_HELP[module])
+            else:
+                self._load(module)
+        rows: list[tuple[str, click.Command | None, str]] = []
+        for name in sorted({*self.commands, *described}):
+            command = self.commands.get(name)
+            if command is not None and command.hidden:
+                continue
+            rows.append((name, command, described.get(name, "")))
+        if not rows:
+            return
+        limit = formatter.width - 6 - max(len(row[0]) for row in rows)
+        lines: list[tuple[str, str]] = []
+        for name, command, text in rows:
+            # A described command is shortened as click shortens a real one's help.
+            short = (command or click.Command(name, help=text)).get_short_help_str(limit)
+            lines.append((name, short))
+        with formatter.section("Commands"):
+            formatter.write_dl(lines)
+
 
 @click.group(cls=_FeatureGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--reader", "-r", metavar="SUBSTR|INDEX",
@@ -699,6 +727,41 @@ FEATURE_COMMANDS = {
     "sign": "mynaid.cli.trust", "verify": "mynaid.cli.trust", "auth": "mynaid.cli.trust",
     "diag": "mynaid.cli.diag", "watch": "mynaid.cli.diag", "face": "mynaid.cli.face",
     "kiosk": "mynaid.cli.kiosk",
+}
+
+
+#: The commands each feature module registers, with their one-line help as ``--help`` lists
+#: them, so that ``mynaid --help`` imports none of the modules. tests/test_cli_startup.py
+#: checks it against the commands themselves (a module missing here is imported instead).
+FEATURE_HELP: dict[str, dict[str, str]] = {
+    "mynaid.cli.pins": {"pin": "PINs and passwords: counters, verification, change."},
+    "mynaid.cli.cardface": {
+        "text": "The text application: My Number and the four attributes, with integrity "
+                "checks.",
+        "visual": "The visual application: the card face (photo, images, dates) and its "
+                  "signature."},
+    "mynaid.cli.trust": {
+        "auth": "Answer a verifier's challenge with the auth key (asks for the auth PIN).",
+        "sign": "Sign FILE (- for standard input) with the card into a CMS (PKCS#7) "
+                "SignedData.",
+        "verify": "Verify a CMS signature: content digest, signature, certificate path, "
+                  "revocation."},
+    "mynaid.cli.anchors": {
+        "trust": "The trust anchors: pinned J-LIS roots and CV-certificate issuer keys."},
+    "mynaid.cli.diag": {
+        "diag": "Report on the PC/SC service, readers and card: for support staff and kiosks.",
+        "watch": "Print a line per card insertion or removal and reader arrival or removal."},
+    "mynaid.cli.face": {"face": "Face verification against the card photo (needs mynaid[face])."},
+    "mynaid.cli.kiosk": {
+        "kiosk": "Run the clinic kiosk flow: card, face or PIN, consent, outcome."},
+    "mynaid.cli.docsign": {
+        "pdf": "Sign PDF documents with the card, and verify PDF signatures.",
+        "xml": "Sign XML documents with the card (XML-DSig as e-Gov uses it), and verify them."},
+    "mynaid.cli.rp": {
+        "rp": "Relying-party service: registration, login, the face route, re-checks."},
+    "mynaid.cli.scan": {
+        "confirm": "Face-to-face confirmation (対面確認): card front → IC chip → checks → "
+                   "record."},
 }
 
 

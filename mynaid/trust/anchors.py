@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,9 +103,25 @@ JLIS_ROOTS: tuple[PinnedRoot, ...] = (
 )
 
 
+#: Fingerprints by object identity (the object is kept, so its id is not reused while it is
+#: in here): re-encoding a certificate to DER costs more than the rest of a fingerprint, and
+#: a verification asks for the same few certificates' fingerprints many times. Bounded.
+_FINGERPRINTS: dict[int, tuple[x509.Certificate, bytes]] = {}
+_FINGERPRINTS_MAX = 1024
+_FINGERPRINT_LOCK = threading.Lock()
+
+
 def fingerprint(cert: x509.Certificate) -> bytes:
-    """SHA-256 over the certificate's DER (what §7 pins)."""
-    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest()
+    """SHA-256 over the certificate's DER (what §7 pins), remembered per object."""
+    hit = _FINGERPRINTS.get(id(cert))
+    if hit is not None and hit[0] is cert:
+        return hit[1]
+    value = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest()
+    with _FINGERPRINT_LOCK:  # verifiers run in threads (the relying-party service)
+        if len(_FINGERPRINTS) >= _FINGERPRINTS_MAX:
+            _FINGERPRINTS.pop(next(iter(_FINGERPRINTS)))
+        _FINGERPRINTS[id(cert)] = (cert, value)
+    return value
 
 
 _PEM_MARKER = b"-----BEGIN CERTIFICATE-----"

@@ -124,16 +124,35 @@ def _kind(exc: BaseException) -> str:
     return "bad structure"
 
 
+#: Certificates that passed :func:`checked`, by their DER bytes: the same certificates (a
+#: card's, a root, a signer's embedded in every signature it makes) arrive over and over,
+#: and one object per DER lets the per-object memories (checked, fingerprint, extensions,
+#: holder data) hit. Keyed by the bytes themselves, so a hit is the very same encoding.
+_LOADED: dict[bytes, x509.Certificate] = {}
+_LOADED_MAX = 512
+
+
 def load_certificate(der: bytes, *, what: str = "the certificate",
                      index: int = 0) -> x509.Certificate:
-    """Parse DER ``der`` completely (see :func:`checked`); :class:`VerificationError` if not."""
+    """Parse DER ``der`` completely (see :func:`checked`); :class:`VerificationError` if not.
+
+    The same DER gives the same (immutable) certificate object while it is remembered."""
+    der = bytes(der)
+    hit = _LOADED.get(der)
+    if hit is not None:
+        return hit
     try:
-        cert = x509.load_der_x509_certificate(bytes(der))
+        cert = x509.load_der_x509_certificate(der)
     except FOREIGN_ERRORS as exc:
         raise VerificationError(Reason.MALFORMED_CERTIFICATE,
                                 f"{what} is not DER X.509 ({_kind(exc)})",
                                 subject=f"certificate {index}") from None
-    return checked(cert, what=what, index=index)
+    cert = checked(cert, what=what, index=index)
+    with _LOCK:
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[der] = cert
+    return cert
 
 
 def load_certificates_checked(data: bytes, *, source: str) -> list[x509.Certificate]:

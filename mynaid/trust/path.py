@@ -23,9 +23,9 @@ DER ends in a ``malformed-certificate`` error, never in a foreign exception.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -39,6 +39,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 from mynaid.trust.anchors import PinnedRoot, TrustStore, fingerprint, pinned_root
 from mynaid.trust.certs import ASN1_ERRORS, FOREIGN_ERRORS, checked
 from mynaid.trust.errors import Reason, VerificationError
+from mynaid.trust.pathcache import DEFAULT as DEFAULT_CACHE
+from mynaid.trust.pathcache import PathCache
 
 __all__ = [
     "AUTH_POLICIES",
@@ -249,22 +251,9 @@ def _safe_extensions(cert: x509.Certificate) -> x509.Extensions | None:
         return None
 
 
-_FINGERPRINTS: dict[int, tuple[x509.Certificate, bytes]] = {}
-_FINGERPRINT_LOCK = threading.Lock()
-
-
-def _fingerprint(cert: x509.Certificate) -> bytes:
-    """:func:`fingerprint`, remembered per object (a path search asks for the same few
-    certificates' fingerprints dozens of times)."""
-    hit = _FINGERPRINTS.get(id(cert))
-    if hit is not None and hit[0] is cert:
-        return hit[1]
-    value = fingerprint(cert)
-    with _FINGERPRINT_LOCK:  # verifiers run in threads (the relying-party service)
-        if len(_FINGERPRINTS) >= 512:
-            _FINGERPRINTS.pop(next(iter(_FINGERPRINTS)))
-        _FINGERPRINTS[id(cert)] = (cert, value)
-    return value
+#: Remembered per object (a path search asks for the same few certificates' fingerprints
+#: dozens of times): see :func:`mynaid.trust.anchors.fingerprint`.
+_fingerprint = fingerprint
 
 
 def _is_self_issued(cert: x509.Certificate) -> bool:
@@ -587,12 +576,18 @@ def _validate(path: list[x509.Certificate], options: ValidationOptions) -> Valid
 
 def validate_path(leaf: x509.Certificate, trust: TrustStore, *,
                   intermediates: Iterable[x509.Certificate] = (),
-                  options: ValidationOptions | None = None) -> ValidatedPath:
+                  options: ValidationOptions | None = None,
+                  cache: PathCache | None = DEFAULT_CACHE) -> ValidatedPath:
     """Build and validate a path from ``leaf`` to an anchor in ``trust``.
 
     ``intermediates`` are untrusted certificates that may serve as issuers (the card's CA
     certificate, the certificates embedded in a signature); a pinned one among them becomes
     an anchor. Raises :class:`VerificationError` with the reason of the best failing path.
+
+    A path that passed is remembered in ``cache`` (by default the process-wide one, see
+    :mod:`mynaid.trust.pathcache`; None validates afresh), keyed by the fingerprints of the
+    certificates, the store's anchors and pins, and the options; a hit is re-checked
+    against the validity windows at the validation time.
     """
     options = options or ValidationOptions()
     offered = list(intermediates)  # iterated twice below; a generator would run dry
@@ -605,13 +600,26 @@ def validate_path(leaf: x509.Certificate, trust: TrustStore, *,
     # An offered certificate that does not parse cannot be part of a valid path: it is left
     # out rather than allowed to fail later with a foreign exception.
     offered = [c for c in offered if _parses(c)]
+    key: tuple[object, ...] | None = None
+    if cache is not None:
+        at = options.when()
+        options = dataclasses.replace(options, at=at)  # one time for the lookup and checks
+        key = (options.role, options.production_only, options.allow_other_policies,
+               frozenset(trust.pinned), tuple(_fingerprint(a) for a in trust.anchors),
+               _fingerprint(leaf), tuple(_fingerprint(c) for c in offered))
+        hit = cache.get(key, at)
+        if hit is not None:
+            return hit
     try:
-        return _validate_offered(leaf, trust, offered, options)
+        path = _validate_offered(leaf, trust, offered, options)
     except ASN1_ERRORS:
         # Belt and braces: a lazily parsed field that checked() did not reach.
         raise VerificationError(Reason.MALFORMED_CERTIFICATE,
                                 "a certificate of the path does not parse",
                                 subject="certificates") from None
+    if cache is not None:
+        cache.put(key, path)
+    return path
 
 
 def _parses(cert: x509.Certificate) -> bool:

@@ -21,6 +21,7 @@ hides it from ``repr`` so that it does not end up in logs by accident.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,6 +162,24 @@ def parse_holder(cert: x509.Certificate) -> HolderInfo:
     ``1``-``3``, the birth date nine digits with a known era code and a real date (or all
     zeros), the flags digits only, and name and address non-empty without control characters.
     """
+    hit = _HOLDERS.get(id(cert))
+    if hit is not None and hit[0] is cert:
+        return hit[1]
+    holder = _parse_holder(cert)
+    with _HOLDERS_LOCK:  # verifiers run in threads (the relying-party service)
+        if len(_HOLDERS) >= 256:
+            _HOLDERS.pop(next(iter(_HOLDERS)))
+        _HOLDERS[id(cert)] = (cert, holder)
+    return holder
+
+
+#: Holder data by certificate object (kept, so its id is not reused while in here): a
+#: signer's certificate arrives with each of its signatures. Failures are not remembered.
+_HOLDERS: dict[int, tuple[x509.Certificate, HolderInfo]] = {}
+_HOLDERS_LOCK = threading.Lock()
+
+
+def _parse_holder(cert: x509.Certificate) -> HolderInfo:
     from mynaid.trust.path import certificate_extensions
 
     extensions = certificate_extensions(cert, 0)
