@@ -24,6 +24,9 @@ MAX_PIXELS = 40_000_000
 #: Images are worked on with their long side at most this (speed; the card is still big).
 WORK_SIZE = 1280
 ID1_ASPECT = 85.60 / 53.98
+#: Largest relative aspect error of a card outline: any outline, and one whose sides are
+#: seen all round (a card photographed at a slant looks shorter than ID-1).
+MAX_ASPECT_ERROR = (0.18, 0.25)
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,31 @@ def _edge_support(quad: Any, edges: Any) -> float:
     return hits / total
 
 
+def _contrast_support(quad: Any, grey: Any, step: float = 5.0, threshold: float = 12.0
+                      ) -> float:
+    """The fraction of points along the quad's sides where the image differs across the side
+    (just inside against just outside). A quad that swallowed a light object lying against
+    the card has sides running through the background, where nothing changes across them;
+    the card's own outline changes all along, even where its edge is too faint for Canny."""
+    h, w = grey.shape
+    centre = quad.mean(axis=0)
+    hits = total = 0
+    for k in range(4):
+        a, b = quad[k], quad[(k + 1) % 4]
+        along = (b - a) / (float(np.linalg.norm(b - a)) + 1e-9)
+        normal = np.array([along[1], -along[0]])
+        if float(np.dot((a + b) / 2 - centre, normal)) < 0:
+            normal = -normal  # pointing out of the quad
+        for t in np.linspace(0.05, 0.95, 40):
+            p = a + (b - a) * t
+            (xi, yi), (xo, yo) = p - normal * step, p + normal * step
+            total += 1
+            if 0 <= xi < w and 0 <= xo < w and 0 <= yi < h and 0 <= yo < h and \
+                    abs(float(grey[int(yi), int(xi)]) - float(grey[int(yo), int(xo)])) > threshold:
+                hits += 1
+    return hits / total
+
+
 def _candidates(small: Any, edges: Any, blur: Any) -> list[Any]:
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
     views = [edges]
@@ -162,12 +190,15 @@ def find_card(image: Any) -> RectifiedCard:
     best_score = -1.0
     for quad in _candidates(small, edges, blur):
         err = _aspect_error(quad)
-        if err > 0.18:
+        if err > MAX_ASPECT_ERROR[1]:
             continue
         area = float(cv2.contourArea(quad))
         if area > 0.9 * small.shape[0] * small.shape[1]:
             continue  # the frame's own border (the whole-frame case is handled below)
-        score = area * (1 - err) * _edge_support(quad, edges) ** 3
+        support = max(_edge_support(quad, edges), _contrast_support(quad, blur))
+        if err > MAX_ASPECT_ERROR[0] and support < 0.95:
+            continue  # a strong perspective is believed only of an outline seen all round
+        score = area * (1 - err) * support ** 3
         if score > best_score:
             best, best_score = quad, score
     if best is None:

@@ -109,10 +109,26 @@ def _find_photo(grey: Any) -> tuple[int, int, int, int] | None:
     paper = float(np.percentile(grey, 80))
     dark |= (grey < paper - 30).astype(np.uint8) * 255
     closed = cv2.morphologyEx(dark, cv2.MORPH_CLOSE, np.ones((15, 15), np.uint8))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(closed)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(closed)
     best = None
     for i in range(1, n):
         x, y, bw, bh, area = stats[i]
+        if bh >= 0.3 * h and 0.15 * w <= bw <= 0.45 * w:
+            # The closing can join the serial and the code under the photo to it: keep the
+            # longest run of rows the block fills (text rows are far from full).
+            full = (labels[y : y + bh, x : x + bw] == i).sum(axis=1) >= 0.6 * bw
+            run_start, run_len, start = 0, 0, None
+            for r, f in enumerate([*full.tolist(), False]):
+                if f and start is None:
+                    start = r
+                elif not f and start is not None:
+                    if r - start > run_len:
+                        run_start, run_len = start, r - start
+                    start = None
+            if run_len and run_len < bh:
+                area = int((labels[y + run_start : y + run_start + run_len, x : x + bw]
+                            == i).sum())
+                y, bh = y + run_start, run_len
         if bh >= 0.3 * h and 0.15 * w <= bw <= 0.45 * w and 0.55 <= bw / bh <= 1.2 \
                 and area >= 0.6 * bw * bh and (best is None or area > best[4]):
             best = (int(x), int(y), int(bw), int(bh), int(area))
