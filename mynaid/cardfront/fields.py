@@ -216,7 +216,9 @@ def _code_crop(grey: Any, box: tuple[int, int, int, int], scale: float, ink: str
     if ink == "otsu":
         _, crop = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     else:
-        crop = cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX)
+        lo, hi = int(crop.min()), int(crop.max())
+        if hi > lo:
+            crop = ((crop.astype(np.int32) - lo) * 255 // (hi - lo)).astype(np.uint8)
     # A wide white margin: Tesseract drops a first digit that touches the crop's side.
     return cv2.copyMakeBorder(crop, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=255)
 
@@ -349,7 +351,8 @@ def read_fields(card: RectifiedCard, engine: OcrEngine | None = None, *,
                                               "the whole card must be in the picture")
         value, conf, problem = _vote(reads, parse, need, strict, dissent)
         if strict and value is not None and problem is None and \
-                not any(parse(r.text) == value for r, (model, _s, _i) in zip(reads, CODE_READS)
+                not any(parse(r.text) == value
+                        for r, (model, _s, _i) in zip(reads, CODE_READS, strict=True)
                         if model == "J"):
             # Both models must see the code: one model's steady misreading is not a read.
             value, conf, problem = None, 0.0, "only one of the two models read the code"
