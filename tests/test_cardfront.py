@@ -252,3 +252,27 @@ def test_scan_source_refusal_is_reported(tmp_path: Path) -> None:
     assert source.read() is None and len(seen) == 1
     good = ScanCollationB(ScanSource(path=write(tmp_path / "g.jpg", front_photo())))
     assert good.read() == PIN_B
+
+
+def test_a_light_object_against_the_card_is_not_taken_for_part_of_it() -> None:
+    """A light, unsaturated block lying against the card's side merges with it in the
+    brightness views; the outline chosen must still be the card's own (contrast all round)."""
+    import cv2
+    import numpy as np
+
+    from mynaid.cardfront.detect import find_card
+    from mynaid.cardfront.render import CardFrontData, render_front
+    from mynaid.emulator import default_profile
+
+    card = cv2.cvtColor(np.asarray(render_front(CardFrontData.from_profile(
+        default_profile(), serial="1234567890123456"))), cv2.COLOR_RGB2BGR)
+    ch, cw = card.shape[:2]
+    frame = np.full((960, 1280, 3), (120, 130, 110), np.uint8)
+    x0, y0 = 300, 200
+    frame[y0 : y0 + ch, x0 : x0 + cw] = card
+    frame[y0 + 100 : y0 + 440, x0 - 200 : x0] = (200, 204, 200)  # the light block, touching
+    frame = cv2.GaussianBlur(frame, (0, 0), 2)  # a camera's softness: faint Canny edges
+    found = find_card(frame)
+    truth = np.array([[x0, y0], [x0 + cw, y0], [x0 + cw, y0 + ch], [x0, y0 + ch]], np.float32)
+    assert np.abs(found.corners - truth).max() < 12, found.corners.tolist()
+    assert cv2.contourArea(found.corners) < 1.05 * cw * ch

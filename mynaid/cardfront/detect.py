@@ -24,6 +24,9 @@ MAX_PIXELS = 40_000_000
 #: Images are worked on with their long side at most this (speed; the card is still big).
 WORK_SIZE = 1280
 ID1_ASPECT = 85.60 / 53.98
+#: Largest relative aspect error of a card outline: any outline, and one whose sides are
+#: seen all round (a card photographed at a slant looks shorter than ID-1).
+MAX_ASPECT_ERROR = (0.18, 0.25)
 
 
 @dataclass(frozen=True)
@@ -87,18 +90,51 @@ def _aspect_error(pts: Any) -> float:
     return float(abs(long / short - ID1_ASPECT) / ID1_ASPECT)
 
 
-def _edge_support(quad: Any, edges: Any) -> float:
-    """The fraction of points along the quad's sides that lie on an edge of the image."""
-    h, w = edges.shape
-    hits = total = 0
+_T = np.linspace(0.05, 0.95, 40)[:, None]
+
+
+def _side_points(quad: Any) -> tuple[Any, Any]:
+    """Points along the quad's four sides (160 × 2) and each side's outward normal there."""
+    quad = np.asarray(quad, np.float64)
+    centre = quad.mean(axis=0)
+    points, normals = [], []
     for k in range(4):
         a, b = quad[k], quad[(k + 1) % 4]
-        for t in np.linspace(0.05, 0.95, 40):
-            x, y = a + (b - a) * t
-            total += 1
-            if 0 <= int(y) < h and 0 <= int(x) < w and edges[int(y), int(x)]:
-                hits += 1
-    return hits / total
+        along = (b - a) / (float(np.linalg.norm(b - a)) + 1e-9)
+        normal = np.array([along[1], -along[0]])
+        if float(np.dot((a + b) / 2 - centre, normal)) < 0:
+            normal = -normal  # pointing out of the quad
+        points.append(a + (b - a) * _T)
+        normals.append(np.broadcast_to(normal, (len(_T), 2)))
+    return np.concatenate(points), np.concatenate(normals)
+
+
+def _sample(image: Any, pts: Any) -> tuple[Any, Any]:
+    """Pixel values at ``pts`` and which of the points lie inside the image."""
+    h, w = image.shape[:2]
+    x, y = pts[:, 0].astype(np.int64), pts[:, 1].astype(np.int64)
+    inside = (pts[:, 0] >= 0) & (x < w) & (pts[:, 1] >= 0) & (y < h)
+    return image[np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)].astype(np.int32), inside
+
+
+def _edge_support(quad: Any, edges: Any) -> float:
+    """The fraction of points along the quad's sides that lie on an edge of the image."""
+    pts, _ = _side_points(quad)
+    values, inside = _sample(edges, pts)
+    return float(np.count_nonzero(inside & (values > 0))) / len(pts)
+
+
+def _contrast_support(quad: Any, grey: Any, step: float = 5.0, threshold: float = 12.0
+                      ) -> float:
+    """The fraction of points along the quad's sides where the image differs across the side
+    (just inside against just outside). A quad that swallowed a light object lying against
+    the card has sides running through the background, where nothing changes across them;
+    the card's own outline changes all along, even where its edge is too faint for Canny."""
+    pts, normals = _side_points(quad)
+    inner, ok_in = _sample(grey, pts - normals * step)
+    outer, ok_out = _sample(grey, pts + normals * step)
+    hits = ok_in & ok_out & (np.abs(inner - outer) > threshold)
+    return float(np.count_nonzero(hits)) / len(pts)
 
 
 def _candidates(small: Any, edges: Any, blur: Any) -> list[Any]:
@@ -162,12 +198,15 @@ def find_card(image: Any) -> RectifiedCard:
     best_score = -1.0
     for quad in _candidates(small, edges, blur):
         err = _aspect_error(quad)
-        if err > 0.18:
+        if err > MAX_ASPECT_ERROR[1]:
             continue
         area = float(cv2.contourArea(quad))
         if area > 0.9 * small.shape[0] * small.shape[1]:
             continue  # the frame's own border (the whole-frame case is handled below)
-        score = area * (1 - err) * _edge_support(quad, edges) ** 3
+        support = max(_edge_support(quad, edges), _contrast_support(quad, blur))
+        if err > MAX_ASPECT_ERROR[0] and support < 0.95:
+            continue  # a strong perspective is believed only of an outline seen all round
+        score = area * (1 - err) * support ** 3
         if score > best_score:
             best, best_score = quad, score
     if best is None:
