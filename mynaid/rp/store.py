@@ -398,8 +398,8 @@ class PostgresStore(Store):
                 return
             self._discard(conn)
 
-    def _transaction(self) -> Iterator[Tx]:
-        psycopg = self._psycopg
+    def _checkout(self) -> Any:
+        """A live connection: a pooled one, or a new one in place of a dead or missing one."""
         try:
             conn = self._pool.get_nowait()
         except queue.Empty:
@@ -408,6 +408,11 @@ class PostgresStore(Store):
             if conn is not None:
                 self._discard(conn)
             conn = self._connect()
+        return conn
+
+    def _transaction(self) -> Iterator[Tx]:
+        psycopg = self._psycopg
+        conn = self._checkout()
         try:
             yield _PgTx(conn)
         except psycopg.OperationalError as exc:
@@ -438,14 +443,7 @@ class PostgresStore(Store):
         if not self._slots.acquire(timeout=30):
             raise StoreUnavailable("no database connection became free")
         try:
-            try:
-                conn = self._pool.get_nowait()
-            except queue.Empty:
-                conn = None
-            if conn is None or conn.closed or conn.broken:
-                if conn is not None:
-                    self._discard(conn)
-                conn = self._connect()
+            conn = self._checkout()
             try:
                 conn.autocommit = True
                 try:
