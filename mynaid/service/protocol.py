@@ -45,7 +45,7 @@ _TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 
               b"Connection: close\r\n\r\n")
 
 
-def _nodelay(transport: asyncio.Transport) -> None:
+def _nodelay(transport: asyncio.BaseTransport) -> None:
     sock = transport.get_extra_info("socket")
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
         # Headers and body are two writes: without TCP_NODELAY the body waits for the
@@ -61,12 +61,16 @@ def _header_timeout() -> float:
         return 10.0
 
 
-class GuardedH11Protocol(H11Protocol):
-    """:class:`H11Protocol` plus a per-request header deadline."""
+class _HeaderDeadline:
+    """The deadline itself, shared by both protocols: armed at the connection and after
+    each response, disarmed once a request's head is complete; a late head gets a 408 and
+    the connection is closed. Subclasses say when the head is done (``_head_pending``)."""
 
     header_timeout: float = _header_timeout()
     #: Connections closed for missing the deadline (per worker; for tests and metrics).
     closed_slow = 0
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,10 +85,35 @@ class GuardedH11Protocol(H11Protocol):
             self._header_timer.cancel()
             self._header_timer = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
         _nodelay(transport)
         self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _head_pending(self) -> bool:
+        raise NotImplementedError
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing() or not self._head_pending():
+            return
+        type(self).closed_slow += 1
+        try:
+            # A minimal 408, then close; a client this slow will rarely read it.
+            self.transport.write(_LATE)
+        finally:
+            self.transport.close()
+
+
+class GuardedH11Protocol(_HeaderDeadline, H11Protocol):
+    """:class:`H11Protocol` plus a per-request header deadline."""
+
+    def _head_pending(self) -> bool:
+        return bool(self.conn.their_state is h11.IDLE)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -97,21 +126,6 @@ class GuardedH11Protocol(H11Protocol):
         if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
             self._arm()  # the next request on this connection gets its own deadline
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    def _headers_late(self) -> None:
-        self._header_timer = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
-            return
-        type(self).closed_slow += 1
-        try:
-            # A minimal 408, then close; a client this slow will rarely read it.
-            self.transport.write(_LATE)
-        finally:
-            self.transport.close()
-
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -121,35 +135,22 @@ except ImportError:  # httptools not installed: h11 only
 
 if HttpToolsProtocol is not None:
 
-    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    class GuardedHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
         """:class:`HttpToolsProtocol` plus the header deadline and a bound on the head."""
 
-        header_timeout: float = _header_timeout()
-        closed_slow = 0
-
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._header_timer: asyncio.TimerHandle | None = None
             #: Between the start of a request (or of the connection) and its last header.
             self._in_head = True
             self._head_bytes = 0
+            super().__init__(*args, **kwargs)
 
         def _arm(self) -> None:
-            self._disarm()
             self._in_head = True
             self._head_bytes = 0
-            self._header_timer = self.loop.call_later(self.header_timeout,
-                                                      self._headers_late)
+            super()._arm()
 
-        def _disarm(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            _nodelay(transport)
-            self._arm()
+        def _head_pending(self) -> bool:
+            return self._in_head
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -176,20 +177,6 @@ if HttpToolsProtocol is not None:
             # then the next request's head has yet to come, and gets its own deadline.
             if not self.transport.is_closing() and self.timeout_keep_alive_task is not None:
                 self._arm()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
-
-        def _headers_late(self) -> None:
-            self._header_timer = None
-            if self.transport.is_closing() or not self._in_head:
-                return
-            type(self).closed_slow += 1
-            try:
-                self.transport.write(_LATE)
-            finally:
-                self.transport.close()
 
 
 def protocol_class() -> type[asyncio.Protocol]:
