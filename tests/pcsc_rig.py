@@ -81,14 +81,18 @@ class CardProcess:
     """One ``mynaid emulator serve`` process: a card in a vpcd reader."""
 
     def __init__(self, rig: PcscRig, port: int, global_args: list[str],
-                 serve_args: list[str], log: Path) -> None:
+                 serve_args: list[str], log: Path, program: list[str] | None = None) -> None:
         self.rig = rig
         self.port = port
         self.reader = READER_PORTS[port]
         self.log = log
         self._log_file = open(log, "wb")
-        cmd = ["nsenter", "-t", str(rig.pcscd_pid), "-n", sys.executable, "-m", "mynaid",
-               *global_args, "emulator", "serve", "--port", str(port), *serve_args]
+        # ``program``: another card program's interpreter arguments (e.g. ``-m MODULE ...``);
+        # by default ``mynaid emulator serve`` on this port.
+        args = program if program is not None else [
+            "-m", "mynaid", *global_args, "emulator", "serve", "--port", str(port),
+            *serve_args]
+        cmd = ["nsenter", "-t", str(rig.pcscd_pid), "-n", sys.executable, *args]
         self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT,
                                      start_new_session=True)
 
@@ -228,8 +232,17 @@ class PcscRig:
         ``serve_args`` go to ``mynaid emulator serve`` (variant options); ``global_args``
         before the subcommand (e.g. ``--profile PATH``).
         """
+        return self._insert(port, list(global_args), list(serve_args), None)
+
+    def insert_program(self, *program: str, port: int = 35963) -> CardProcess:
+        """Start another card program (interpreter arguments, e.g. ``-m MODULE --port N``)
+        in the reader on ``port``; return when PC/SC sees its card."""
+        return self._insert(port, [], [], list(program))
+
+    def _insert(self, port: int, global_args: list[str], serve_args: list[str],
+                program: list[str] | None) -> CardProcess:
         log = self.workdir / f"card-{port}-{len(self.cards)}.log"
-        card = CardProcess(self, port, list(global_args), list(serve_args), log)
+        card = CardProcess(self, port, global_args, serve_args, log, program)
         self.cards.append(card)
         try:
             self._wait_state(card.reader, present=True)

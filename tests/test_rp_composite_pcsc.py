@@ -10,8 +10,6 @@ attacker's 照合番号B, whose face matches the attacker) and the face route is
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,31 +63,6 @@ def _issuer_keys(pki: TestPki) -> list[IssuerKey]:
             IssuerKey("attacker visual issuer", pki.visual_issuer_key.public_key())]
 
 
-class _Composite:
-    """A composite card process in the rig's reader, stopped by PID."""
-
-    def __init__(self, rig: PcscRig, victim: Path, face: Path, log: Path) -> None:
-        self._log = open(log, "wb")
-        self.proc = subprocess.Popen(
-            ["nsenter", "-t", str(rig.pcscd_pid), "-n", sys.executable, "-m",
-             "mynaid.emulator.composite", "--jpki", str(victim), "--face", str(face),
-             "--port", "35963"], stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        self.rig = rig
-        rig._wait_state(READER, present=True)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        self.rig._wait_state(READER, present=False)
-
-
 def _face(rp: RelyingParty, collation_b: str, keys: list[IssuerKey]) -> dict[str, Any]:
     nonce = bytes.fromhex(rp.issue("face")["nonce"])
     with connect(READER) as protocol:
@@ -131,13 +104,15 @@ def test_composite_card_is_refused_through_pcscd(
     with connect(card=emulated_card(victim_profile)) as protocol:
         rp.register(registration_body(protocol, nonce, CONTEXT, sign_password="TEST1234",
                                       auth_pin="1234"))
-    composite = _Composite(rig, victim_profile, attacker_profile, tmp_path / "composite.log")
+    composite = rig.insert_program("-m", "mynaid.emulator.composite", "--jpki",
+                                   str(victim_profile), "--face", str(attacker_profile),
+                                   "--port", "35963")
     try:
         assert attacker[0].text is not None
         with pytest.raises(RpError) as info:
             _face(rp, attacker[0].text.pin_b, _issuer_keys(attacker[1]))
     finally:
-        composite.stop()
+        rig.remove_card(composite)
     assert info.value.reason == "card-face-mismatch"
     record = rp.records()[0]
     assert (record.operation, record.result, record.reason) == (
