@@ -74,6 +74,7 @@ __all__ = [
     "DEVICE_TAG",
     "PURPOSES",
     "REGISTER_SUFFIX",
+    "LoginPlan",
     "RelyingParty",
     "RpConfig",
     "device_message",
@@ -102,6 +103,10 @@ _LOGIN_ONE_STATEMENT = "".join((
     ", ".join(ConfirmationRecord.COLUMNS), ") SELECT ",
     ", ".join("person.id" if c == "person_id" else "?" for c in ConfirmationRecord.COLUMNS),
     " FROM spent, person RETURNING person_id) SELECT person_id FROM rec"))
+
+
+def _statement(sql: str, params: tuple[Any, ...]) -> Callable[[Tx], int]:
+    return lambda tx: tx.run(sql, params)
 
 
 def _utcnow() -> dt.datetime:
@@ -252,6 +257,18 @@ class _Check:
     error: RpError | None = None
 
 
+@dataclass
+class LoginPlan:
+    """A login whose stateless checks have run (:meth:`RelyingParty.prepare_login`)."""
+
+    check: _Check
+    now: dt.datetime
+    presented: _Presented
+    #: PostgreSQL, every check passed: the one statement that accepts it, and its record.
+    statement: tuple[str, tuple[Any, ...]] | None = None
+    record: ConfirmationRecord | None = None
+
+
 class RelyingParty:
     """The relying-party core over one :class:`Store` (thread-safe)."""
 
@@ -268,29 +285,44 @@ class RelyingParty:
 
     def issue(self, purpose: str = "login") -> dict[str, Any]:
         """A fresh one-time challenge for ``purpose`` (login, register or face)."""
+        statements, answer = self.issue_statements(purpose)
+        for sql, params in statements:
+            self.store.atomic(_statement(sql, params))
+        return answer
+
+    def issue_statements(self, purpose: str = "login"
+                         ) -> tuple[list[tuple[str, tuple[Any, ...]]], dict[str, Any]]:
+        """What :meth:`issue` runs, for a caller that runs statements its own way (the
+        service's asynchronous PostgreSQL path): the statements, each its own transaction
+        and in order (the nonce's INSERT, now and then a purge of old nonces), and the
+        answer to give once they have run."""
         if purpose not in PURPOSES:
             raise RpError(ServiceReason.MALFORMED,
                           f"purpose must be one of {', '.join(PURPOSES)}")
         now = self.clock()
         nonce = secrets.token_bytes(NONCE_SIZE)
         expires = now + self.config.nonce_lifetime
-        self.store.atomic(lambda tx: tx.run(
+        statements: list[tuple[str, tuple[Any, ...]]] = [(
             "INSERT INTO nonces (nonce, purpose, issued_at, expires_at) VALUES (?, ?, ?, ?)",
-            (nonce.hex(), purpose, time_text(now), time_text(expires))))
+            (nonce.hex(), purpose, time_text(now), time_text(expires)))]
         self._issued += 1
         if self._issued % 512 == 1:
-            self.purge_nonces()
+            statements.append(self._purge_statement())
         context = self.config.context + (REGISTER_SUFFIX if purpose == "register" else "")
-        return {"ok": True, "nonce": nonce.hex(), "purpose": purpose, "context": context,
-                "issued_at": now.isoformat(), "expires_at": expires.isoformat(),
-                "lifetime_seconds": int(self.config.nonce_lifetime.total_seconds())}
+        return statements, {
+            "ok": True, "nonce": nonce.hex(), "purpose": purpose, "context": context,
+            "issued_at": now.isoformat(), "expires_at": expires.isoformat(),
+            "lifetime_seconds": int(self.config.nonce_lifetime.total_seconds())}
+
+    def _purge_statement(self) -> tuple[str, tuple[Any, ...]]:
+        cutoff = self.clock() - self.config.nonce_lifetime
+        return "DELETE FROM nonces WHERE expires_at < ?", (time_text(cutoff),)
 
     def purge_nonces(self) -> int:
         """Forget nonces one lifetime after they expired (a replay is then "unknown",
         still refused)."""
-        cutoff = self.clock() - self.config.nonce_lifetime
-        return self.store.atomic(lambda tx: tx.run("DELETE FROM nonces WHERE expires_at < ?",
-                                                   (time_text(cutoff),)))
+        sql, params = self._purge_statement()
+        return self.store.atomic(lambda tx: tx.run(sql, params))
 
     def _spend(self, tx: Tx, nonce: bytes, purpose: str, now: dt.datetime) -> None:
         """Spend ``nonce`` in ``tx``: one statement, so only one transaction can win."""
@@ -408,6 +440,20 @@ class RelyingParty:
     def login(self, body: Any) -> dict[str, Any]:
         """An auth-key signature over a login nonce; the person found by the auth
         certificate's issuer and serial."""
+        plan = self.prepare_login(body)
+        if plan.statement is not None:
+            try:
+                rows = self.store.single(*plan.statement)
+            except RpError:
+                rows = []  # (StoreUnavailable) the general path retries and decides
+            answer = self.accepted_login(plan, rows)
+            if answer is not None:
+                return answer
+        return self.finish_login(plan)
+
+    def prepare_login(self, body: Any) -> LoginPlan:
+        """A login's stateless checks (signature, path, revocation), no database: the
+        plan that :meth:`finish_login` completes. Raises only for a malformed body."""
         data = _object(body, "the body")
         nonce = _nonce(data)
         signature = _b64(data.get("signature"), "signature", 1024)
@@ -423,37 +469,46 @@ class RelyingParty:
             results = self._guard(check, lambda: self._revocation(path, now))
             check.details["revocation"] = [r.source + ":" + r.status.value
                                            for r in (results or [])]
+        plan = LoginPlan(check, now, presented)
         if check.error is None and self.store.dialect == "postgresql":
-            fast = self._login_one_statement(check, now)
-            if fast is not None:
-                return fast
-        return self._finish(check, "login", now,
-                            lambda tx: self._linked_person(tx, presented.cert))
+            plan.record, plan.statement = self._login_one_statement(check, now)
+        return plan
 
-    def _login_one_statement(self, check: _Check, now: dt.datetime) -> dict[str, Any] | None:
+    def finish_login(self, plan: LoginPlan) -> dict[str, Any]:
+        """The general path of a login: spend the nonce, decide, record, in one
+        transaction; the answer, or the refusal raised."""
+        return self._finish(plan.check, "login", plan.now,
+                            lambda tx: self._linked_person(tx, plan.presented.cert))
+
+    def _login_one_statement(self, check: _Check, now: dt.datetime
+                             ) -> tuple[ConfirmationRecord, tuple[str, tuple[Any, ...]]]:
         """PostgreSQL: an accepted login in one statement, one round trip (instead of
         BEGIN, spend, look up, record, COMMIT: five). It spends the nonce only when the
         login is to be accepted (the nonce unspent, for login, not expired, the auth
         certificate linked and active) and then writes the record, all or nothing, in
         one snapshot; a concurrent answer to the same nonce waits for the row lock and
-        then finds it spent. None when nothing was changed (any refusal, or the database
-        failed): the general path then decides and records, from the start."""
+        then finds it spent. When it changes nothing (any refusal, or the database
+        failed), the general path decides and records, from the start."""
         assert check.nonce is not None and check.auth is not None
         issuer, serial = _issuer_serial(check.auth)
         record = self._new_record(check, now, None)
         values = dict(zip(ConfirmationRecord.COLUMNS, record.row(), strict=True))
-        params = [issuer, serial, time_text(now), check.nonce.hex(), time_text(now),
-                  *(values[c] for c in ConfirmationRecord.COLUMNS if c != "person_id")]
-        try:
-            rows = self.store.single(_LOGIN_ONE_STATEMENT, params)
-        except RpError:
-            return None  # (StoreUnavailable) the general path retries and decides
-        if not rows:
+        params = (issuer, serial, time_text(now), check.nonce.hex(), time_text(now),
+                  *(values[c] for c in ConfirmationRecord.COLUMNS if c != "person_id"))
+        return record, (_LOGIN_ONE_STATEMENT, params)
+
+    def accepted_login(self, plan: LoginPlan, rows: list[tuple[Any, ...]]
+                       ) -> dict[str, Any] | None:
+        """The answer when the one statement (run by the caller) accepted the login; None
+        when it changed nothing, and :meth:`finish_login` must decide."""
+        if not rows or plan.record is None:
             return None
+        check = plan.check
+        assert check.auth is not None
         person_id = str(rows[0][0])
         log.info("check op=%s auth=%s kiosk=%s -> %s", check.operation.value,
                  _identity(check.auth)[3], "-", "ok")
-        return {"ok": True, "operation": check.operation.value, "record_id": record.id,
+        return {"ok": True, "operation": check.operation.value, "record_id": plan.record.id,
                 "person_id": person_id}
 
     def _linked_person(self, tx: Tx, cert: x509.Certificate) -> tuple[str, dict[str, Any]]:

@@ -25,6 +25,7 @@ import queue
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
@@ -32,8 +33,8 @@ from typing import Any, TypeVar
 
 from mynaid.rp.reasons import RpError, ServiceReason
 
-__all__ = ["Migration", "PostgresStore", "SqliteStore", "Store", "StoreUnavailable",
-           "Tx", "migrations", "open_store"]
+__all__ = ["Migration", "PostgresStore", "SqliteStore", "Store", "StoreBusy",
+           "StoreUnavailable", "Tx", "migrations", "open_store"]
 
 T = TypeVar("T")
 Params = Sequence[Any]
@@ -48,6 +49,12 @@ class StoreUnavailable(RpError):
         super().__init__(ServiceReason.STORE_UNAVAILABLE, message)
         #: True when nothing can have been committed (the failure came before COMMIT).
         self.retryable = retryable
+
+
+class StoreBusy(Exception):
+    """Raised inside :meth:`Store.wait_briefly` when another writer held the write lock
+    for longer than the brief wait; nothing was done. The caller runs the work again
+    where it may wait."""
 
 
 _MIGRATIONS_TABLE = ("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY "
@@ -115,6 +122,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Close every connection this store opened."""
+
+    def wait_briefly(self, limit: float = 0.002) -> contextlib.AbstractContextManager[None]:
+        """Within the block, the *first* transaction waits at most ``limit`` seconds for
+        a write lock another writer holds, then raises :class:`StoreBusy` (later ones
+        wait as usual: by then the work may have committed, and must not be run again).
+        For a caller that runs short work on an event loop and moves it to a thread only
+        when it would wait longer. Stores that never wait on a local lock do nothing."""
+        return contextlib.nullcontext()
 
     def atomic(self, work: Callable[[Tx], T]) -> T:
         """Run ``work`` in one transaction; run it again, once, on a new connection when
@@ -273,15 +288,47 @@ class SqliteStore(Store):
         # threads of this process, an flock(2) on a file beside the database for the
         # worker processes (released by the kernel if its holder is killed). The lock
         # only orders the writers; single use of a nonce is still the UPDATE's.
-        with self._writer:
+        limit: float | None = getattr(self._local, "limit", None)
+        self._local.limit = None  # only the first transaction of the block
+        if not self._writer.acquire(timeout=-1 if limit is None else limit):
+            raise StoreBusy
+        try:
             fd = self._lock_file()
             if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._flock(fd, limit)
             try:
                 yield from self._transaction()
             finally:
                 if fd is not None:
                     fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._writer.release()
+
+    @staticmethod
+    def _flock(fd: int, limit: float | None) -> None:
+        if limit is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return
+        # flock(2) has no timeout: poll it. A transaction holds the lock for a fraction
+        # of a millisecond, so 0.1 ms steps find it free soon after it is released
+        # (SQLite's own busy handler sleeps 1..100 ms, whenever the lock comes free).
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreBusy from None
+                time.sleep(0.0001)
+
+    @contextlib.contextmanager
+    def wait_briefly(self, limit: float = 0.002) -> Iterator[None]:
+        self._local.limit = limit
+        try:
+            yield
+        finally:
+            self._local.limit = None
 
     def _transaction(self) -> Iterator[Tx]:
         try:
@@ -339,6 +386,23 @@ class _PgTx(Tx):
         return int(self.conn.execute(_pg_sql(sql), tuple(params)).rowcount)
 
 
+class _AsyncPool:
+    """One event loop's idle asynchronous connections (LIFO) and its bound on them."""
+
+    def __init__(self, loop: Any, size: int) -> None:
+        import asyncio
+
+        self.loop = loop
+        self.idle: list[Any] = []
+        self.slots = asyncio.Semaphore(size)
+
+
+def _finish(conn: Any) -> None:
+    """Close an asynchronous connection without awaiting (libpq's own close)."""
+    with contextlib.suppress(Exception):
+        conn.pgconn.finish()
+
+
 class PostgresStore(Store):
     """PostgreSQL through psycopg 3, with a small connection pool per process.
 
@@ -361,6 +425,8 @@ class PostgresStore(Store):
         self._slots = threading.BoundedSemaphore(pool_size)
         self._all: set[Any] = set()
         self._lock = threading.Lock()
+        self._pool_size = pool_size
+        self._apool: _AsyncPool | None = None
 
     def _connect(self) -> Any:
         try:
@@ -464,6 +530,67 @@ class PostgresStore(Store):
         finally:
             self._slots.release()
 
+    async def single_async(self, sql: str, params: Params = (), *,
+                           retry: bool = False) -> list[Row]:
+        """:meth:`single` for an asyncio caller: the statement on one of this event
+        loop's own autocommit connections (psycopg's AsyncConnection), so that the loop
+        neither blocks on the database nor hands the work to a thread (which costs as
+        much CPU again as the statement). Same contract: one round trip, rows or
+        :class:`StoreUnavailable` (then it may or may not have committed). ``retry``:
+        for a statement that is safe to run twice, run it again, once, on a new
+        connection when a pooled one turns out dead (the database restarted)."""
+        pool = self._async_pool()
+        async with pool.slots:
+            try:
+                return await self._single_async(pool, sql, params, fresh=False)
+            except StoreUnavailable as exc:
+                if not (retry and exc.retryable):
+                    raise
+            return await self._single_async(pool, sql, params, fresh=True)
+
+    async def _single_async(self, pool: _AsyncPool, sql: str, params: Params,
+                            fresh: bool) -> list[Row]:
+        psycopg = self._psycopg
+        conn = pool.idle.pop() if pool.idle and not fresh else None
+        reused = conn is not None
+        if conn is None or conn.closed or conn.broken:
+            reused = False
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self.dsn, autocommit=True,
+                    connect_timeout=max(1, int(self.connect_timeout)))
+            except psycopg.Error as exc:
+                raise StoreUnavailable(f"cannot connect to PostgreSQL: "
+                                       f"{type(exc).__name__}") from exc
+        try:
+            cur = await conn.execute(_pg_sql(sql), tuple(params))
+            rows = [tuple(r) for r in await cur.fetchall()] if cur.description else []
+        except psycopg.Error as exc:
+            dead = conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError)
+            if dead:
+                _finish(conn)
+                for other in pool.idle:  # after a restart the others are dead too
+                    _finish(other)
+                pool.idle.clear()
+            else:
+                pool.idle.append(conn)
+            raise StoreUnavailable(f"PostgreSQL failed: {type(exc).__name__}",
+                                   retryable=dead and reused) from exc
+        pool.idle.append(conn)
+        return rows
+
+    def _async_pool(self) -> _AsyncPool:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        pool = self._apool
+        if pool is None or pool.loop is not loop:
+            if pool is not None:  # connections of a loop that has ended
+                for conn in pool.idle:
+                    _finish(conn)
+            pool = self._apool = _AsyncPool(loop, self._pool_size)
+        return pool
+
     def _lock_for_migration(self, tx: Tx) -> None:
         tx.one("SELECT pg_advisory_xact_lock(?)", (0x6D796E61,))  # "myna"
 
@@ -474,6 +601,10 @@ class PostgresStore(Store):
             with contextlib.suppress(Exception):
                 conn.close()
         self._drain()
+        pool, self._apool = self._apool, None
+        if pool is not None:
+            for conn in pool.idle:
+                _finish(conn)
 
 
 def open_store(url: str) -> Store:
