@@ -307,6 +307,11 @@ def main() -> int:
                 result = over_http(url, workers, args.requests, args.connections,
                                    pin=not args.no_pin, rate=args.rate, warmup=args.warmup)
                 result["backend"] = name
+                if server is None:  # how far the WAL grew (it must be started over)
+                    wal = tmp / "rp.sqlite3-wal"
+                    result["wal_mb"] = round(wal.stat().st_size / 2**20, 1) \
+                        if wal.exists() else 0.0
+                    shutil.rmtree(tmp, ignore_errors=True)
                 report.setdefault("http", []).append(result)
                 r, c, h = result["at_rate"], result["saturated"], result["healthz"]
                 print(f"  {name:8s} {workers} worker(s), {args.rate:.0f}/s offered: served "
@@ -319,7 +324,8 @@ def main() -> int:
                       f"CPU ms per login: workers {result['worker_cpu_ms_per_request']:.3f}, "
                       f"generator {result['generator_cpu_ms_per_request']:.3f} (healthz "
                       f"{result['healthz_worker_cpu_ms']:.3f} / "
-                      f"{result['healthz_generator_cpu_ms']:.3f})")
+                      f"{result['healthz_generator_cpu_ms']:.3f})"
+                      + (f"; WAL {result['wal_mb']} MB" if "wal_mb" in result else ""))
     finally:
         if pg is not None:
             pg.stop()
