@@ -219,9 +219,11 @@ def over_http(store_url: str, workers: int, requests: int, connections: int,
                 os.sched_setaffinity(pids[0], {0})
         try:
             loadgen.run_sync(port, warm, connections=connections)
-            started = time.perf_counter()
             paced_answers = loadgen.run_rate_sync(port, paced, rate=rate)
-            paced_elapsed = time.perf_counter() - started
+            # From the first request's due time to the last answer (request i was due at
+            # i / rate and took its seconds from then): the generator's own start-up and
+            # clean-up are not the service's.
+            paced_elapsed = max(i / rate + a.seconds for i, a in enumerate(paced_answers))
             answers, elapsed, gen_cpu, worker_cpu = _timed(port, closed, connections, pids)
             health = [b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"] * requests
             h_answers, h_elapsed, h_gen_cpu, h_worker_cpu = _timed(port, health, connections,
@@ -244,7 +246,7 @@ def over_http(store_url: str, workers: int, requests: int, connections: int,
 
 
 def _met(result: dict[str, Any]) -> bool:
-    """>= the offered rate served (within 2 %: the pacing's own slack) at p99 < 50 ms,
+    """>= the offered rate served (within 2 %: the last answers' own latency) at p99 < 50 ms,
     every answer an acceptance, and the saturation run at least as fast."""
     at_rate, offered = result["at_rate"], result["offered_per_s"]
     return (at_rate["per_s"] >= 0.98 * offered and at_rate["p99_ms"] < 50

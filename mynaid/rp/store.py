@@ -415,20 +415,15 @@ class _PgTx(Tx):
 
 
 class _AsyncPool:
-    """One event loop's idle asynchronous connections (LIFO) and its bound on them."""
+    """One event loop's asynchronous connections: psycopg_pool's AsyncConnectionPool
+    (opened on first use in that loop), and the check of its idle connections in flight
+    after a failure."""
 
-    def __init__(self, loop: Any, size: int) -> None:
-        import asyncio
-
+    def __init__(self, loop: Any, pool: Any) -> None:
         self.loop = loop
-        self.idle: list[Any] = []
-        self.slots = asyncio.Semaphore(size)
-
-
-def _finish(conn: Any) -> None:
-    """Close an asynchronous connection without awaiting (libpq's own close)."""
-    with contextlib.suppress(Exception):
-        conn.pgconn.finish()
+        self.pool = pool
+        self.opened = False
+        self.checking: Any = None
 
 
 class PostgresStore(Store):
@@ -560,64 +555,88 @@ class PostgresStore(Store):
 
     async def single_async(self, sql: str, params: Params = (), *,
                            retry: bool = False) -> list[Row]:
-        """:meth:`single` for an asyncio caller: the statement on one of this event
-        loop's own autocommit connections (psycopg's AsyncConnection), so that the loop
-        neither blocks on the database nor hands the work to a thread (which costs as
-        much CPU again as the statement). Same contract: one round trip, rows or
-        :class:`StoreUnavailable` (then it may or may not have committed). ``retry``:
-        for a statement that is safe to run twice, run it again, once, on a new
-        connection when a pooled one turns out dead (the database restarted)."""
-        pool = self._async_pool()
-        async with pool.slots:
-            try:
-                return await self._single_async(pool, sql, params, fresh=False)
-            except StoreUnavailable as exc:
-                if not (retry and exc.retryable):
-                    raise
-            return await self._single_async(pool, sql, params, fresh=True)
-
-    async def _single_async(self, pool: _AsyncPool, sql: str, params: Params,
-                            fresh: bool) -> list[Row]:
-        psycopg = self._psycopg
-        conn = pool.idle.pop() if pool.idle and not fresh else None
-        reused = conn is not None
-        if conn is None or conn.closed or conn.broken:
-            reused = False
-            try:
-                conn = await psycopg.AsyncConnection.connect(
-                    self.dsn, autocommit=True,
-                    connect_timeout=max(1, int(self.connect_timeout)))
-            except psycopg.Error as exc:
-                raise StoreUnavailable(f"cannot connect to PostgreSQL: "
-                                       f"{type(exc).__name__}") from exc
+        """:meth:`single` for an asyncio caller: the statement on a connection of this
+        event loop's own pool of autocommit AsyncConnections, so that the loop neither
+        blocks on the database nor hands the work to a thread (which costs as much CPU
+        again as the statement). Same contract: one round trip, rows or
+        :class:`StoreUnavailable` (then it may or may not have committed). ``retry``: for
+        a statement that is safe to run twice, run it again, once, on a new connection
+        when the pooled one turned out dead (the database restarted)."""
+        apool = await self._async_pool()
         try:
-            cur = await conn.execute(_pg_sql(sql), tuple(params))
-            rows = [tuple(r) for r in await cur.fetchall()] if cur.description else []
-        except psycopg.Error as exc:
-            dead = conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError)
-            if dead:
-                _finish(conn)
-                for other in pool.idle:  # after a restart the others are dead too
-                    _finish(other)
-                pool.idle.clear()
-            else:
-                pool.idle.append(conn)
-            raise StoreUnavailable(f"PostgreSQL failed: {type(exc).__name__}",
-                                   retryable=dead and reused) from exc
-        pool.idle.append(conn)
-        return rows
+            return await self._pooled(apool, sql, params)
+        except StoreUnavailable as exc:
+            if not (retry and exc.retryable):
+                raise
+        return await self._direct(sql, params)
 
-    def _async_pool(self) -> _AsyncPool:
+    async def _pooled(self, apool: _AsyncPool, sql: str, params: Params) -> list[Row]:
         import asyncio
 
+        import psycopg_pool
+
+        psycopg = self._psycopg
+        try:
+            async with apool.pool.connection() as conn:
+                cur = await conn.execute(_pg_sql(sql), tuple(params))
+                return [tuple(r) for r in await cur.fetchall()] if cur.description else []
+        except psycopg_pool.PoolTimeout as exc:
+            raise StoreUnavailable("no database connection became free") from exc
+        except psycopg.Error as exc:
+            dead = isinstance(exc, psycopg.OperationalError)
+            if dead and apool.checking is None:
+                # After a restart the other idle connections are dead too: the pool
+                # tests them (and replaces the dead) in the background.
+                async def check() -> None:
+                    try:
+                        await apool.pool.check()
+                    finally:
+                        apool.checking = None
+
+                apool.checking = asyncio.get_running_loop().create_task(check())
+            raise StoreUnavailable(f"PostgreSQL failed: {type(exc).__name__}",
+                                   retryable=dead) from exc
+
+    async def _direct(self, sql: str, params: Params) -> list[Row]:
+        """The statement on a connection of its own, closed after it."""
+        psycopg = self._psycopg
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self.dsn, autocommit=True, connect_timeout=max(1, int(self.connect_timeout)))
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: "
+                                   f"{type(exc).__name__}") from exc
+        try:
+            cur = await conn.execute(_pg_sql(sql), tuple(params))
+            return [tuple(r) for r in await cur.fetchall()] if cur.description else []
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"PostgreSQL failed: {type(exc).__name__}") from exc
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _async_pool(self) -> _AsyncPool:
+        import asyncio
+
+        from psycopg_pool import AsyncConnectionPool
+
         loop = asyncio.get_running_loop()
-        pool = self._apool
-        if pool is None or pool.loop is not loop:
-            if pool is not None:  # connections of a loop that has ended
-                for conn in pool.idle:
-                    _finish(conn)
-            pool = self._apool = _AsyncPool(loop, self._pool_size)
-        return pool
+        apool = self._apool
+        if apool is None or apool.loop is not loop:
+            # The pool grows in the background while a request waits for a connection in
+            # use to come back (psycopg_pool), rather than a burst opening backends in the
+            # request path: a new backend's first statements load its catalog caches
+            # (measured: 60-140 ms stalls at the start of a run as pools grew).
+            pool = AsyncConnectionPool(
+                self.dsn, min_size=min(2, self._pool_size), max_size=self._pool_size,
+                kwargs={"autocommit": True,
+                        "connect_timeout": max(1, int(self.connect_timeout))},
+                open=False, timeout=self.connect_timeout, name="mynaid-rp")
+            apool = self._apool = _AsyncPool(loop, pool)
+        if not apool.opened:
+            apool.opened = True
+            await apool.pool.open(wait=False)
+        return apool
 
     def _lock_for_migration(self, tx: Tx) -> None:
         tx.one("SELECT pg_advisory_xact_lock(?)", (0x6D796E61,))  # "myna"
@@ -629,10 +648,7 @@ class PostgresStore(Store):
             with contextlib.suppress(Exception):
                 conn.close()
         self._drain()
-        pool, self._apool = self._apool, None
-        if pool is not None:
-            for conn in pool.idle:
-                _finish(conn)
+        self._apool = None  # (its connections close with their event loop's process)
 
 
 def open_store(url: str) -> Store:
