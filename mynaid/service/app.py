@@ -368,7 +368,9 @@ def configure_logging(level: int = logging.INFO) -> None:
     """Structured logs on stderr for the service's loggers (idempotent)."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonLogFormatter())
-    for name in ("mynaid.service", "mynaid.rp"):
+    # psycopg_pool reports the connections it discards (after a database restart) on its
+    # own logger: the same structured lines, not Python's bare last-resort output.
+    for name in ("mynaid.service", "mynaid.rp", "psycopg.pool"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level)
