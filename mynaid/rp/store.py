@@ -126,7 +126,7 @@ class Store(abc.ABC):
     def close(self) -> None:
         """Close every connection this store opened."""
 
-    def wait_briefly(self, limit: float = 0.002) -> contextlib.AbstractContextManager[None]:
+    def wait_briefly(self, limit: float) -> contextlib.AbstractContextManager[None]:
         """Within the block, the *first* transaction waits at most ``limit`` seconds for
         a write lock another writer holds, then raises :class:`StoreBusy` (later ones
         wait as usual: by then the work may have committed, and must not be run again).
@@ -276,9 +276,9 @@ class SqliteStore(Store):
                     if row is not None and int(row[1]) >= WAL_RESET_FRAMES:
                         # Under steady writes a PASSIVE checkpoint never leaves the WAL
                         # wholly copied when the next writer starts, and only then does
-                        # SQLite start the WAL over: it grows without end (measured: 226
-                        # MB after a minute at 2,000 logins/s, every read searching more
-                        # of its index). Now and then the checkpointer takes the writers'
+                        # SQLite start the WAL over: it grows without end (measured: about
+                        # 255 MB in one benchmark run, every read searching more of its
+                        # index). Now and then the checkpointer takes the writers'
                         # lock and finishes the job (RESTART: the few frames written since
                         # the PASSIVE pass; the next writer starts the WAL over, which
                         # journal_size_limit then trims). TRUNCATE would also shrink the
@@ -351,7 +351,7 @@ class SqliteStore(Store):
                 step = min(step * 2, 0.001)
 
     @contextlib.contextmanager
-    def wait_briefly(self, limit: float = 0.002) -> Iterator[None]:
+    def wait_briefly(self, limit: float) -> Iterator[None]:
         self._local.limit = limit
         try:
             yield
@@ -412,6 +412,11 @@ class _PgTx(Tx):
 
     def _run(self, sql: str, params: Params) -> int:
         return int(self.conn.execute(_pg_sql(sql), tuple(params)).rowcount)
+
+
+async def _fetch_async(conn: Any, sql: str, params: Params) -> list[Row]:
+    cur = await conn.execute(_pg_sql(sql), tuple(params))
+    return [tuple(r) for r in await cur.fetchall()] if cur.description else []
 
 
 class _AsyncPool:
@@ -578,8 +583,7 @@ class PostgresStore(Store):
         psycopg = self._psycopg
         try:
             async with apool.pool.connection() as conn:
-                cur = await conn.execute(_pg_sql(sql), tuple(params))
-                return [tuple(r) for r in await cur.fetchall()] if cur.description else []
+                return await _fetch_async(conn, sql, params)
         except psycopg_pool.PoolTimeout as exc:
             raise StoreUnavailable("no database connection became free") from exc
         except psycopg.Error as exc:
@@ -607,8 +611,7 @@ class PostgresStore(Store):
             raise StoreUnavailable(f"cannot connect to PostgreSQL: "
                                    f"{type(exc).__name__}") from exc
         try:
-            cur = await conn.execute(_pg_sql(sql), tuple(params))
-            return [tuple(r) for r in await cur.fetchall()] if cur.description else []
+            return await _fetch_async(conn, sql, params)
         except psycopg.Error as exc:
             raise StoreUnavailable(f"PostgreSQL failed: {type(exc).__name__}") from exc
         finally:
